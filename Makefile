@@ -1,0 +1,57 @@
+# Two entry points: `make run` (build the warehouse on the default dataset) and `make test`.
+# Both bootstrap a local virtualenv from the pinned dependency files; nothing else is needed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+DATA_DIR ?= data/default
+BUILD_DIR ?= build
+export CHARGER_DATA_DIR ?= $(abspath $(DATA_DIR))
+export CHARGER_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/charger_telemetry.duckdb
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: run test venv data lint bench-generator bench clean
+
+run: $(STAMP) data
+	mkdir -p $(BUILD_DIR)
+	$(BIN)/dbt build
+	$(BIN)/dbt docs generate --static
+	cp target/static_index.html $(BUILD_DIR)/docs.html
+	@echo ""
+	@echo "Outputs:"
+	@echo "  input data (generated, seed 42): $(CHARGER_DATA_DIR)"
+	@echo "  DuckDB warehouse (open read-only in a BI tool): $(CHARGER_DUCKDB_PATH)"
+	@echo "  dbt docs, one static HTML page: $(abspath $(BUILD_DIR))/docs.html"
+
+test: $(STAMP) lint
+	mkdir -p $(BUILD_DIR)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	mkdir -p $(BUILD_DIR)
+	$(BIN)/ruff check chargerlogs tests
+	$(BIN)/ruff format --check chargerlogs tests
+	$(BIN)/sqlfluff lint models analyses tests
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+data: $(DATA_DIR)/_generator/manifest.json
+
+$(DATA_DIR)/_generator/manifest.json: | $(STAMP)
+	$(BIN)/chargerlogs-generate --out $(DATA_DIR) --seed 42 --force
+
+bench-generator: $(STAMP)
+	$(BIN)/python -m chargerlogs.bench_generator
+
+clean:
+	rm -rf $(BUILD_DIR) target logs

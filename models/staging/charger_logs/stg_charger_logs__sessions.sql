@@ -1,0 +1,126 @@
+{#- One row per non-blank raw line of the session stream. -#}
+with
+
+source_lines as (
+    select
+        source_file,
+        raw_line,
+        -- Files are read one after another, each in its own line order (insertion order is
+        -- preserved), so the scan position gives each line's number within its file.
+        row_number() over () as scan_position
+    from {{ source('charger_logs', 'charger_log_session') }}
+),
+
+numbered_lines as (
+    select
+        source_file,
+        raw_line,
+        scan_position - min(scan_position) over (partition by source_file) + 1 as line_number
+    from source_lines
+),
+
+non_blank_lines as (
+    select
+        source_file,
+        raw_line,
+        line_number,
+        coalesce(case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' end, false) as is_json_object
+    from numbered_lines
+    where trim(raw_line) <> ''
+),
+
+fields_extracted as (
+    select
+        source_file,
+        raw_line,
+        line_number,
+        is_json_object,
+        case when is_json_object then json_keys(raw_line) end as line_keys,
+        case when is_json_object then from_json(raw_line, '{
+            "id": "JSON", "charger_id": "JSON", "user_id": "JSON", "energy": "JSON",
+            "total_cost": "JSON", "start_time": "JSON", "end_time": "JSON"
+        }') end as line_fields
+    from non_blank_lines
+),
+
+typed as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        is_json_object,
+        {{ json_integer('line_fields.id') }} as session_id,
+        {{ json_integer('line_fields.charger_id') }} as charger_id,
+        {{ json_integer('line_fields.user_id') }} as user_id,
+        {{ json_number('line_fields.energy') }} as energy_wh,
+        {{ json_number('line_fields.total_cost') }} as total_cost_eur,
+        {{ json_integer('line_fields.start_time') }} as start_epoch_s,
+        {{ json_integer('line_fields.end_time') }} as end_epoch_s,
+        (
+            {{ json_is_null('line_fields.id') }}
+            or {{ json_is_null('line_fields.charger_id') }}
+            or {{ json_is_null('line_fields.start_time') }}
+            or {{ json_is_null('line_fields.end_time') }}
+        ) as is_missing_key_field,
+        (
+            {{ json_is_not_number('line_fields.id', integer_only=true) }}
+            or {{ json_is_not_number('line_fields.charger_id', integer_only=true) }}
+            or {{ json_is_not_number('line_fields.user_id', integer_only=true) }}
+            or {{ json_is_not_number('line_fields.energy') }}
+            or {{ json_is_not_number('line_fields.total_cost') }}
+            or {{ json_is_not_number('line_fields.start_time', integer_only=true) }}
+            or {{ json_is_not_number('line_fields.end_time', integer_only=true) }}
+        ) as is_type_mismatch,
+        case when is_json_object then [
+            key for key in line_keys
+            if key not in ('id', 'charger_id', 'user_id', 'energy', 'total_cost', 'start_time', 'end_time')
+        ] end as unexpected_keys
+    from fields_extracted
+),
+
+final as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        case
+            when not is_json_object then 'malformed_json'
+            when is_missing_key_field then 'missing_key_field'
+            when is_type_mismatch then 'type_mismatch'
+            when
+                coalesce(
+                    session_id <= 0 or charger_id <= 0 or start_epoch_s <= 0 or energy_wh < 0 or total_cost_eur < 0,
+                    false
+                )
+                then 'out_of_range'
+            when end_epoch_s < start_epoch_s then 'end_before_start'
+        end as rejection_reason,
+        session_id,
+        charger_id,
+        user_id,
+        start_epoch_s,
+        end_epoch_s,
+        {{ epoch_to_timestamp('start_epoch_s') }} as started_at,
+        {{ epoch_to_timestamp('end_epoch_s') }} as ended_at,
+        end_epoch_s - start_epoch_s as session_duration_s,
+        energy_wh,
+        energy_wh / 1000.0 as energy_kwh,
+        total_cost_eur,
+        case when energy_wh > 0 then round(total_cost_eur / (energy_wh / 1000.0), 4) end as unit_price_eur_per_kwh,
+        user_id is null as is_missing_user,
+        energy_wh is null or total_cost_eur is null as has_missing_measurement,
+        coalesce(energy_wh > {{ var('plausible_session_energy_max_wh') }}, false) as is_energy_implausible,
+        coalesce(
+            total_cost_eur / nullif(energy_wh / 1000.0, 0) > {{ var('plausible_unit_price_max_eur_per_kwh') }},
+            false
+        ) as is_unit_price_implausible,
+        coalesce(end_epoch_s - start_epoch_s > {{ var('plausible_session_duration_max_s') }}, false)
+            as is_duration_implausible,
+        coalesce(len(unexpected_keys), 0) > 0 as has_unexpected_keys,
+        unexpected_keys,
+        -- identifies a session event's content: equal hashes mean the same values
+        hash(session_id, charger_id, user_id, energy_wh, total_cost_eur, start_epoch_s, end_epoch_s) as payload_hash
+    from typed
+)
+
+select * from final

@@ -1,0 +1,257 @@
+{#- One row per non-blank raw line of the status stream, both layouts unified. -#}
+{%- set phases = [1, 2, 3] -%}
+{%- set measures = ['ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
+{%- set flat_fields = [] -%}
+{%- for phase in phases -%}
+    {%- for measure in measures -%}
+        {%- do flat_fields.append(measure ~ '_' ~ phase) -%}
+    {%- endfor -%}
+{%- endfor -%}
+{%- set key_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp', 'charger_phases'] -%}
+{%- set known_keys_sql = "'" ~ (key_fields + flat_fields) | join("', '") ~ "'" -%}
+{#- explicit types for from_json: every field is read as raw JSON so that its type can be checked -#}
+{%- set json_fields = [] -%}
+{%- for field in key_fields + flat_fields -%}
+    {%- do json_fields.append('"' ~ field ~ '": "JSON"') -%}
+{%- endfor -%}
+{%- set status_structure = '{' ~ json_fields | join(', ') ~ '}' -%}
+
+with
+
+source_lines as (
+    select
+        source_file,
+        raw_line,
+        -- Files are read one after another, each in its own line order (insertion order is
+        -- preserved), so the scan position gives each line's number within its file.
+        row_number() over () as scan_position
+    from {{ source('charger_logs', 'charger_log_status') }}
+),
+
+numbered_lines as (
+    select
+        source_file,
+        raw_line,
+        scan_position - min(scan_position) over (partition by source_file) + 1 as line_number
+    from source_lines
+),
+
+non_blank_lines as (
+    select
+        source_file,
+        raw_line,
+        line_number,
+        coalesce(case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' end, false) as is_json_object
+    from numbered_lines
+    where trim(raw_line) <> ''
+),
+
+fields_extracted as (
+    select
+        source_file,
+        raw_line,
+        line_number,
+        is_json_object,
+        case when is_json_object then json_keys(raw_line) end as line_keys,
+        case when is_json_object then from_json(raw_line, '{{ status_structure }}') end as line_fields
+    from non_blank_lines
+),
+
+layout_resolved as (
+    select
+        *,
+        case
+            when not is_json_object then null
+            when line_fields.charger_phases is not null then 'nested'
+            else 'flat'
+        end as status_layout,
+        coalesce(json_type(line_fields.charger_phases) = 'ARRAY', false) as has_phase_array
+    from fields_extracted
+),
+
+phase_elements as (
+    select
+        *,
+        case when has_phase_array then from_json(line_fields.charger_phases, '[{
+            "id": "JSON", "ac_current_rms": "JSON", "ac_voltage_rms": "JSON", "temperature": "JSON"
+        }]') end as phase_list
+    from layout_resolved
+),
+
+-- The nested layout names each phase by the element's own id, in any order: pick by id, not position.
+phases_by_id as (
+    select
+        *,
+        {%- for phase in phases %}
+            case
+                {%- for position in phases %}
+                    when cast(phase_list[{{ position }}].id as varchar) = '{{ phase }}' then phase_list[{{ position }}]
+                {%- endfor %}
+            end as nested_l{{ phase }},
+        {%- endfor %}
+        coalesce(len(phase_list), 0) as phase_element_count
+    from phase_elements
+),
+
+-- Raw JSON value of every measurement in one shape, whatever the layout.
+measurements_unified as (
+    select
+        *,
+        {%- for phase in phases %}
+            {%- for measure in measures %}
+                case
+                    when status_layout = 'nested' then nested_l{{ phase }}.{{ measure }}
+                    else line_fields.{{ measure }}_{{ phase }}
+                end as raw_{{ measure }}_l{{ phase }},
+            {%- endfor %}
+        {%- endfor %}
+        line_fields.server_timestamp as raw_server_timestamp
+    from phases_by_id
+),
+
+typed as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        is_json_object,
+        status_layout,
+        has_phase_array,
+        phase_element_count,
+        {{ json_integer('line_fields.id') }} as event_id,
+        {{ json_integer('line_fields.charger_id') }} as charger_id,
+        {{ json_integer('line_fields.charger_timestamp') }} as charger_epoch_s,
+        case
+            when json_type(raw_server_timestamp) = 'VARCHAR'
+                then epoch(try_cast(json_extract_string(raw_server_timestamp, '$') as timestamptz))
+            else {{ json_number('raw_server_timestamp') }}
+        end as server_epoch_s,
+        {%- for phase in phases %}
+            {{ json_number('raw_ac_current_rms_l' ~ phase) }} / 100.0 as current_l{{ phase }}_a,
+            {{ json_number('raw_ac_voltage_rms_l' ~ phase) }} as voltage_l{{ phase }}_v,
+            {{ json_number('raw_temperature_l' ~ phase) }} as temperature_l{{ phase }}_c,
+            (
+                not {{ json_is_null('raw_ac_current_rms_l' ~ phase) }}
+                or not {{ json_is_null('raw_ac_voltage_rms_l' ~ phase) }}
+                or not {{ json_is_null('raw_temperature_l' ~ phase) }}
+                or nested_l{{ phase }} is not null
+            ) as has_phase_l{{ phase }},
+        {%- endfor %}
+        (
+            {{ json_is_null('line_fields.id') }}
+            or {{ json_is_null('line_fields.charger_id') }}
+            or {{ json_is_null('line_fields.charger_timestamp') }}
+        ) as is_missing_key_field,
+        (
+            {{ json_is_not_number('line_fields.id', integer_only=true) }}
+            or {{ json_is_not_number('line_fields.charger_id', integer_only=true) }}
+            or {{ json_is_not_number('line_fields.charger_timestamp', integer_only=true) }}
+            or coalesce(
+                json_type(raw_server_timestamp) not in ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE'), false
+            )
+            or (
+                json_type(raw_server_timestamp) = 'VARCHAR'
+                and try_cast(json_extract_string(raw_server_timestamp, '$') as timestamptz) is null
+            )
+            or (status_layout = 'nested' and not has_phase_array)
+            {%- for phase in phases %}
+                {%- for measure in measures %}
+                    or {{ json_is_not_number('raw_' ~ measure ~ '_l' ~ phase) }}
+                {%- endfor %}
+            {%- endfor %}
+        ) as is_type_mismatch,
+        -- a nested phase array must name each of phases 1-3 at most once
+        (
+            has_phase_array
+            and (
+                phase_element_count > 3
+                or phase_element_count
+                <> (nested_l1 is not null)::int + (nested_l2 is not null)::int + (nested_l3 is not null)::int
+            )
+        ) as is_invalid_phase_array,
+        case when is_json_object then [
+            key for key in line_keys
+            if key not in ({{ known_keys_sql }})  -- noqa: LT05
+        ] end as unexpected_keys
+    from measurements_unified
+),
+
+flagged as (
+    select
+        *,
+        (
+            coalesce(event_id <= 0 or charger_id <= 0 or charger_epoch_s <= 0, false)
+            or {{ any_phase('current_l{p}_a < 0 or voltage_l{p}_v < 0 or temperature_l{p}_c < -273.15') }}
+        ) as is_impossible_value,
+        server_epoch_s - charger_epoch_s as clock_skew_s,
+        has_phase_l1::int + has_phase_l2::int + has_phase_l3::int as phase_count
+    from typed
+),
+
+final as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        case
+            when not is_json_object then 'malformed_json'
+            when is_missing_key_field then 'missing_key_field'
+            when is_type_mismatch then 'type_mismatch'
+            when is_invalid_phase_array then 'invalid_phase_array'
+            when is_impossible_value then 'out_of_range'
+        end as rejection_reason,
+        event_id,
+        charger_id,
+        status_layout,
+        phase_count,
+        charger_epoch_s,
+        {{ epoch_to_timestamp('charger_epoch_s') }} as charger_at,
+        server_epoch_s,
+        {{ epoch_to_timestamp('server_epoch_s') }} as server_at,
+        {%- for phase in phases %}
+            current_l{{ phase }}_a,
+            voltage_l{{ phase }}_v,
+            temperature_l{{ phase }}_c,
+        {%- endfor %}
+        clock_skew_s,
+        coalesce(clock_skew_s > {{ var('late_arrival_threshold_s') }}, false) as is_late_arrival,
+        coalesce(
+            clock_skew_s > {{ var('clock_error_threshold_s') }}
+            or clock_skew_s < -{{ var('clock_ahead_tolerance_s') }},
+            false
+        ) as has_clock_error,
+        server_epoch_s is null as is_missing_server_timestamp,
+        (
+            {%- for phase in phases %}
+                (has_phase_l{{ phase }} and (
+                    current_l{{ phase }}_a is null
+                    or voltage_l{{ phase }}_v is null
+                    or temperature_l{{ phase }}_c is null
+                )){% if not loop.last %} or{% endif %}
+            {%- endfor %}
+            or phase_count = 0
+        ) as has_missing_measurement,
+        {{ any_phase('current_l{p}_a > ' ~ var('plausible_current_max_a')) }} as is_current_implausible,
+        {{ any_phase(
+            'voltage_l{p}_v not between ' ~ var('plausible_voltage_min_v') ~ ' and ' ~ var('plausible_voltage_max_v')
+        ) }} as is_voltage_implausible,
+        {{ any_phase(
+            'temperature_l{p}_c not between ' ~ var('plausible_temperature_min_c')
+            ~ ' and ' ~ var('plausible_temperature_max_c')
+        ) }} as is_temperature_implausible,
+        coalesce(len(unexpected_keys), 0) > 0 as has_unexpected_keys,
+        unexpected_keys,
+        -- identifies a measurement: equal hashes mean the same charger, time and values
+        hash(
+            charger_id,
+            charger_epoch_s,
+            {%- for phase in phases %}
+                current_l{{ phase }}_a,
+                voltage_l{{ phase }}_v,
+                temperature_l{{ phase }}_c{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as measurement_hash
+    from flagged
+)
+
+select * from final
