@@ -1,20 +1,21 @@
-{# Typed reads of JSON values with type drift made visible: a value is used only when its JSON type is the expected one. #}
+{# Typed reads of raw JSON values with type drift made visible. Each takes the name of a JSON column
+   `x` and expects its JSON type, computed once, in a column `x_type` (json_type(x)). #}
 
-{% macro json_number(value) -%}
-    case when json_type({{ value }}) in ('BIGINT', 'UBIGINT', 'DOUBLE') then cast({{ value }} as double) end
+{% macro json_number(column) -%}
+    case when {{ column }}_type in ('BIGINT', 'UBIGINT', 'DOUBLE') then cast({{ column }} as double) end
 {%- endmacro %}
 
-{% macro json_integer(value) -%}
-    case when json_type({{ value }}) in ('BIGINT', 'UBIGINT') then cast({{ value }} as bigint) end
+{% macro json_integer(column) -%}
+    case when {{ column }}_type in ('BIGINT', 'UBIGINT') then cast({{ column }} as bigint) end
 {%- endmacro %}
 
-{% macro json_is_null(value) -%}
-    coalesce(json_type({{ value }}) = 'NULL', true)
+{% macro json_is_null(column) -%}
+    coalesce({{ column }}_type = 'NULL', true)
 {%- endmacro %}
 
-{% macro json_is_not_number(value, integer_only=false) -%}
+{% macro json_is_not_number(column, integer_only=false) -%}
     coalesce(
-        json_type({{ value }}) not in ('NULL', 'BIGINT', 'UBIGINT'{% if not integer_only %}, 'DOUBLE'{% endif %}),
+        {{ column }}_type not in ('NULL', 'BIGINT', 'UBIGINT'{% if not integer_only %}, 'DOUBLE'{% endif %}),
         false
     )
 {%- endmacro %}

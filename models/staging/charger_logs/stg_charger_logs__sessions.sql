@@ -1,4 +1,5 @@
 {#- One row per non-blank raw line of the session stream. -#}
+{%- set session_fields = ['id', 'charger_id', 'user_id', 'energy', 'total_cost', 'start_time', 'end_time'] -%}
 with
 
 source_lines as (
@@ -24,7 +25,7 @@ non_blank_lines as (
         source_file,
         raw_line,
         line_number,
-        coalesce(case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' end, false) as is_json_object
+        coalesce(left(ltrim(raw_line), 1) = '{' and json_valid(raw_line), false) as is_json_object
     from numbered_lines
     where trim(raw_line) <> ''
 ),
@@ -43,39 +44,50 @@ fields_extracted as (
     from non_blank_lines
 ),
 
+-- The JSON type of every value, computed once (see the json_* macros).
+value_types as (
+    select
+        *,
+        {%- for field in session_fields %}
+            line_fields.{{ field }} as raw_{{ field }},
+            json_type(line_fields.{{ field }}) as raw_{{ field }}_type{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from fields_extracted
+),
+
 typed as (
     select
         source_file,
         line_number,
         raw_line,
         is_json_object,
-        {{ json_integer('line_fields.id') }} as session_id,
-        {{ json_integer('line_fields.charger_id') }} as charger_id,
-        {{ json_integer('line_fields.user_id') }} as user_id,
-        {{ json_number('line_fields.energy') }} as energy_wh,
-        {{ json_number('line_fields.total_cost') }} as total_cost_eur,
-        {{ json_integer('line_fields.start_time') }} as start_epoch_s,
-        {{ json_integer('line_fields.end_time') }} as end_epoch_s,
+        {{ json_integer('raw_id') }} as session_id,
+        {{ json_integer('raw_charger_id') }} as charger_id,
+        {{ json_integer('raw_user_id') }} as user_id,
+        {{ json_number('raw_energy') }} as energy_wh,
+        {{ json_number('raw_total_cost') }} as total_cost_eur,
+        {{ json_integer('raw_start_time') }} as start_epoch_s,
+        {{ json_integer('raw_end_time') }} as end_epoch_s,
         (
-            {{ json_is_null('line_fields.id') }}
-            or {{ json_is_null('line_fields.charger_id') }}
-            or {{ json_is_null('line_fields.start_time') }}
-            or {{ json_is_null('line_fields.end_time') }}
+            {{ json_is_null('raw_id') }}
+            or {{ json_is_null('raw_charger_id') }}
+            or {{ json_is_null('raw_start_time') }}
+            or {{ json_is_null('raw_end_time') }}
         ) as is_missing_key_field,
         (
-            {{ json_is_not_number('line_fields.id', integer_only=true) }}
-            or {{ json_is_not_number('line_fields.charger_id', integer_only=true) }}
-            or {{ json_is_not_number('line_fields.user_id', integer_only=true) }}
-            or {{ json_is_not_number('line_fields.energy') }}
-            or {{ json_is_not_number('line_fields.total_cost') }}
-            or {{ json_is_not_number('line_fields.start_time', integer_only=true) }}
-            or {{ json_is_not_number('line_fields.end_time', integer_only=true) }}
+            {{ json_is_not_number('raw_id', integer_only=true) }}
+            or {{ json_is_not_number('raw_charger_id', integer_only=true) }}
+            or {{ json_is_not_number('raw_user_id', integer_only=true) }}
+            or {{ json_is_not_number('raw_energy') }}
+            or {{ json_is_not_number('raw_total_cost') }}
+            or {{ json_is_not_number('raw_start_time', integer_only=true) }}
+            or {{ json_is_not_number('raw_end_time', integer_only=true) }}
         ) as is_type_mismatch,
         case when is_json_object then [
             key for key in line_keys
             if key not in ('id', 'charger_id', 'user_id', 'energy', 'total_cost', 'start_time', 'end_time')
         ] end as unexpected_keys
-    from fields_extracted
+    from value_types
 ),
 
 final as (

@@ -1,10 +1,18 @@
 {#- One row per non-blank raw line of the status stream, both layouts unified. -#}
+{#- A table, not a view: parsing the JSON is the costliest step and three models read the result. -#}
+{{ config(materialized='table') }}
 {%- set phases = [1, 2, 3] -%}
 {%- set measures = ['ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
 {%- set flat_fields = [] -%}
 {%- for phase in phases -%}
     {%- for measure in measures -%}
         {%- do flat_fields.append(measure ~ '_' ~ phase) -%}
+    {%- endfor -%}
+{%- endfor -%}
+{%- set raw_columns = ['raw_id', 'raw_charger_id', 'raw_charger_timestamp', 'raw_server_timestamp'] -%}
+{%- for phase in phases -%}
+    {%- for measure in measures -%}
+        {%- do raw_columns.append('raw_' ~ measure ~ '_l' ~ phase) -%}
     {%- endfor -%}
 {%- endfor -%}
 {%- set key_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp', 'charger_phases'] -%}
@@ -41,7 +49,7 @@ non_blank_lines as (
         source_file,
         raw_line,
         line_number,
-        coalesce(case when json_valid(raw_line) then json_type(raw_line) = 'OBJECT' end, false) as is_json_object
+        coalesce(left(ltrim(raw_line), 1) = '{' and json_valid(raw_line), false) as is_json_object
     from numbered_lines
     where trim(raw_line) <> ''
 ),
@@ -105,8 +113,22 @@ measurements_unified as (
                 end as raw_{{ measure }}_l{{ phase }},
             {%- endfor %}
         {%- endfor %}
+        line_fields.id as raw_id,
+        line_fields.charger_id as raw_charger_id,
+        line_fields.charger_timestamp as raw_charger_timestamp,
         line_fields.server_timestamp as raw_server_timestamp
     from phases_by_id
+),
+
+-- The JSON type of every value, computed once: the typed reads below use a value only when its type
+-- is the contract's, and any other type is type drift.
+value_types as (
+    select
+        *,
+        {%- for column in raw_columns %}
+            json_type({{ column }}) as {{ column }}_type{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from measurements_unified
 ),
 
 typed as (
@@ -118,11 +140,11 @@ typed as (
         status_layout,
         has_phase_array,
         phase_element_count,
-        {{ json_integer('line_fields.id') }} as event_id,
-        {{ json_integer('line_fields.charger_id') }} as charger_id,
-        {{ json_integer('line_fields.charger_timestamp') }} as charger_epoch_s,
+        {{ json_integer('raw_id') }} as event_id,
+        {{ json_integer('raw_charger_id') }} as charger_id,
+        {{ json_integer('raw_charger_timestamp') }} as charger_epoch_s,
         case
-            when json_type(raw_server_timestamp) = 'VARCHAR'
+            when raw_server_timestamp_type = 'VARCHAR'
                 then epoch(try_cast(json_extract_string(raw_server_timestamp, '$') as timestamptz))
             else {{ json_number('raw_server_timestamp') }}
         end as server_epoch_s,
@@ -138,19 +160,17 @@ typed as (
             ) as has_phase_l{{ phase }},
         {%- endfor %}
         (
-            {{ json_is_null('line_fields.id') }}
-            or {{ json_is_null('line_fields.charger_id') }}
-            or {{ json_is_null('line_fields.charger_timestamp') }}
+            {{ json_is_null('raw_id') }}
+            or {{ json_is_null('raw_charger_id') }}
+            or {{ json_is_null('raw_charger_timestamp') }}
         ) as is_missing_key_field,
         (
-            {{ json_is_not_number('line_fields.id', integer_only=true) }}
-            or {{ json_is_not_number('line_fields.charger_id', integer_only=true) }}
-            or {{ json_is_not_number('line_fields.charger_timestamp', integer_only=true) }}
-            or coalesce(
-                json_type(raw_server_timestamp) not in ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE'), false
-            )
+            {{ json_is_not_number('raw_id', integer_only=true) }}
+            or {{ json_is_not_number('raw_charger_id', integer_only=true) }}
+            or {{ json_is_not_number('raw_charger_timestamp', integer_only=true) }}
+            or coalesce(raw_server_timestamp_type not in ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE'), false)
             or (
-                json_type(raw_server_timestamp) = 'VARCHAR'
+                raw_server_timestamp_type = 'VARCHAR'
                 and try_cast(json_extract_string(raw_server_timestamp, '$') as timestamptz) is null
             )
             or (status_layout = 'nested' and not has_phase_array)
@@ -173,7 +193,7 @@ typed as (
             key for key in line_keys
             if key not in ({{ known_keys_sql }})  -- noqa: LT05
         ] end as unexpected_keys
-    from measurements_unified
+    from value_types
 ),
 
 flagged as (

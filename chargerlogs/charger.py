@@ -1,0 +1,156 @@
+"""Everything one charger emits: telemetry with its value-level defects, batches and sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chargerlogs.anomalies import Anomaly, inject_anomalies
+from chargerlogs.fleet import ChargerSpec
+from chargerlogs.options import Options
+from chargerlogs.physics import (
+    DAY,
+    HOUR,
+    Session,
+    measure,
+    plan_sessions,
+    power_w,
+    sample_times,
+    session_energy_wh,
+)
+
+RESET_EPOCH_MIN = 946_684_800  # 2000-01-01: a reset clock restarts at some instant after this
+RESET_EPOCH_SPAN = 5 * 365 * DAY
+
+
+@dataclass
+class ChargerOutput:
+    """One charger's rows (before line-level defects) and its sessions."""
+
+    spec: ChargerSpec
+    true_t: np.ndarray  # int64 true sample time
+    charger_t: np.ndarray  # int64 charger_timestamp as written
+    server_ms: np.ndarray  # int64 server_timestamp in milliseconds
+    batch: np.ndarray  # int64 upload batch number within the charger
+    current_ca: np.ndarray
+    voltage_v: np.ndarray
+    temperature_c: np.ndarray
+    sessions: list[Session]
+    anomalies: list[Anomaly]
+    glitch_rows: int
+    clock_reset_rows: int
+    late_batch_rows: int
+
+
+def simulate_charger(spec: ChargerSpec, options: Options, clock_reset: bool) -> ChargerOutput:
+    """Simulate one charger over the whole window; deterministic in (seed, charger index)."""
+    rng = np.random.default_rng([options.seed, 1, spec.index])
+    t0 = options.start_epoch
+    t1 = t0 + options.days * DAY
+    sessions = plan_sessions(spec, t0, options.days, rng)
+    t = sample_times(
+        t0, t1, options.sample_interval, options.burst_rate, options.gap_rate, sessions, rng
+    )
+    telemetry = measure(spec, t, sessions, rng)
+    anomalies, factors = inject_anomalies(
+        spec.charger_id, spec.phases, telemetry, sessions, options.anomaly_rate, rng
+    )
+    power = power_w(telemetry, spec.phases)
+    for index, session in enumerate(sessions):
+        energy = session_energy_wh(t, power, session.lo, session.hi)
+        session.energy_wh = int(round(energy * factors.get(index, 1.0)))
+    busy = np.zeros(len(t), dtype=bool)
+    for anomaly in anomalies:
+        session = sessions[anomaly.session]
+        busy[session.lo : session.hi] = True
+    glitch_rows = _glitch(
+        telemetry.temperature_c, spec.phases, busy, round(options.glitch_rate * len(t)), rng
+    )
+    charger_t = t.copy()
+    reset_rows = _clock_reset(t, charger_t, sessions, rng) if clock_reset else 0
+    batch, server_ms, late_rows = _batches(t, options.late_rate, rng)
+    return ChargerOutput(
+        spec=spec,
+        true_t=t,
+        charger_t=charger_t,
+        server_ms=server_ms,
+        batch=batch,
+        current_ca=telemetry.current_ca,
+        voltage_v=telemetry.voltage_v,
+        temperature_c=telemetry.temperature_c,
+        sessions=sessions,
+        anomalies=anomalies,
+        glitch_rows=glitch_rows,
+        clock_reset_rows=reset_rows,
+        late_batch_rows=late_rows,
+    )
+
+
+def _glitch(
+    temperature: np.ndarray, phases: int, busy: np.ndarray, target: int, rng: np.random.Generator
+) -> int:
+    """Episodes of 10-40 rows where one phase's temperature flips on alternate samples.
+
+    Episodes avoid rows of sessions with a labelled anomaly and each other. Returns the
+    number of rows inside episodes.
+    """
+    n = len(temperature)
+    rows = 0
+    tries = 0
+    while rows < target and tries < 200 and n > 50:
+        tries += 1
+        length = min(int(rng.integers(10, 41)), target - rows if target - rows >= 4 else 4)
+        first = int(rng.integers(0, n - length))
+        if busy[first : first + length].any():
+            continue
+        phase = int(rng.integers(phases))
+        step = int(rng.integers(8, 16))
+        temperature[first + 1 : first + length : 2, phase] += step
+        busy[first : first + length] = True
+        rows += length
+    return rows
+
+
+def _clock_reset(
+    t: np.ndarray, charger_t: np.ndarray, sessions: list[Session], rng: np.random.Generator
+) -> int:
+    """Set charger_t years back for a window of hours in the longest idle stretch."""
+    edges = [int(t[0])] + [v for s in sessions for v in (s.start, s.end)] + [int(t[-1]) + 1]
+    idle = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
+    begin, end = max(idle, key=lambda span: span[1] - span[0])
+    length = min(rng.uniform(2, 8) * HOUR, 0.8 * (end - begin))
+    first = begin + rng.uniform(0, (end - begin) - length)
+    lo, hi = np.searchsorted(t, [first, first + length])
+    target = RESET_EPOCH_MIN + int(rng.integers(0, RESET_EPOCH_SPAN))
+    charger_t[lo:hi] = target + (t[lo:hi] - t[lo])
+    return int(hi - lo)
+
+
+def _batches(
+    t: np.ndarray, late_rate: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Group samples into upload batches; each batch's rows share one server_timestamp (ms).
+
+    A batch is uploaded 0.5-8 s after its last sample; a share of the rows sits in batches
+    uploaded 1 hour to 3 days late. Returns batch numbers, server ms and the late row count.
+    """
+    n = len(t)
+    sizes = rng.integers(4, 21, size=n // 4 + 2)
+    bounds = np.cumsum(sizes)
+    bounds = bounds[bounds < n]
+    breaks = np.flatnonzero(np.diff(t) > 600) + 1
+    bounds = np.union1d(bounds, breaks)
+    batch = np.searchsorted(bounds, np.arange(n), side="right")
+    last = np.append(bounds, n) - 1
+    upload_ms = t[last] * 1000 + rng.integers(500, 8000, size=len(last))
+    target = round(late_rate * n)
+    late_rows = 0
+    if target > 0:
+        counts = np.bincount(batch, minlength=len(last))
+        order = rng.permutation(len(last))
+        taken = int(np.searchsorted(np.cumsum(counts[order]), target)) + 1
+        late = order[:taken]
+        upload_ms[late] += rng.integers(HOUR * 1000, 3 * DAY * 1000, size=len(late))
+        late_rows = int(counts[late].sum())
+    return batch.astype(np.int64), upload_ms[batch], late_rows
