@@ -38,6 +38,10 @@ final as (
         end as session_id,
         case
             when events_matched_to_sessions.charger_epoch_s <= events_matched_to_sessions.matched_end_epoch_s
+                then events_matched_to_sessions.charger_epoch_s - events_matched_to_sessions.matched_start_epoch_s
+        end as elapsed_s,
+        case
+            when events_matched_to_sessions.charger_epoch_s <= events_matched_to_sessions.matched_end_epoch_s
                 then 'session'
             else 'idle'
         end as attribution
@@ -46,6 +50,7 @@ final as (
     select
         status_events.*,
         null as session_id,
+        null as elapsed_s,
         'clock_error' as attribution
     from status_events
     where status_events.has_clock_error
