@@ -54,7 +54,7 @@ final as (
         cast(new_value as double) as new_value,
         cast(new_value - previous_value as double) as change_abs,
         cast(
-            case when previous_value <> 0 then (new_value - previous_value) / abs(previous_value) * 100 end
+            case when previous_value <> 0 then round((new_value - previous_value) / abs(previous_value) * 100, 4) end
             as double
         ) as change_pct,
         cast(case when new_value > previous_value then 'increase' else 'decrease' end as varchar) as direction,
