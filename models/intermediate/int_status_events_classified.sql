@@ -46,16 +46,20 @@ valid_classified as (
     from ranked_by_measurement
 ),
 
--- Both branches carry every staging column; `union all by name` matches them by name.
+-- Both branches carry every staging column; `union all by name` matches them by name. The raw text
+-- is kept for quarantined lines only: the input files are the archive of the others.
 final as (
     select
         valid_classified.* exclude (
+            raw_line,
             event_id_rank,
             first_hash_of_event_id,
             measurement_rank,
             first_hash_of_measurement,
             duplicate_reason
         ),
+        case when valid_classified.duplicate_reason = 'conflicting_duplicate' then valid_classified.raw_line end
+        as raw_line,
         case
             when valid_classified.duplicate_reason in ('exact_duplicate', 'resent_duplicate') then 'duplicate'
             when valid_classified.duplicate_reason = 'conflicting_duplicate' then 'quarantined'

@@ -1,4 +1,6 @@
 {#- One row per distinct status measurement kept after quarantine and de-duplication. -#}
+{#- A view: a filter of int_status_events_classified, read once by int_status_events_sessionized. -#}
+{{ config(materialized='view') }}
 with
 
 classified_events as (

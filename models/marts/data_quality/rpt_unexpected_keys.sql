@@ -2,11 +2,11 @@
 with
 
 status_lines as (
-    select * from {{ ref('stg_charger_logs__status_events') }}
+    select * from {{ ref('int_status_events_classified') }}
 ),
 
 session_lines as (
-    select * from {{ ref('stg_charger_logs__sessions') }}
+    select * from {{ ref('int_sessions_classified') }}
 ),
 
 lines_with_unexpected_keys as (

@@ -1,6 +1,6 @@
 {#- One row per non-blank raw line of the status stream, both layouts unified. -#}
-{#- A table, not a view: parsing the JSON is the costliest step and three models read the result. -#}
-{{ config(materialized='table') }}
+{#- A view: int_status_events_classified materialises the parsed rows once; the other readers only
+    count lines or list keys, which DuckDB answers without parsing every field. -#}
 {%- set phases = [1, 2, 3] -%}
 {%- set measures = ['ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
 {%- set flat_fields = [] -%}
