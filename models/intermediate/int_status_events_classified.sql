@@ -58,8 +58,9 @@ final as (
             first_hash_of_measurement,
             duplicate_reason
         ),
-        case when valid_classified.duplicate_reason = 'conflicting_duplicate' then valid_classified.raw_line end
-        as raw_line,
+        case
+            when valid_classified.duplicate_reason = 'conflicting_duplicate' then valid_classified.raw_line
+        end as raw_line,
         case
             when valid_classified.duplicate_reason in ('exact_duplicate', 'resent_duplicate') then 'duplicate'
             when valid_classified.duplicate_reason = 'conflicting_duplicate' then 'quarantined'
