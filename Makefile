@@ -20,11 +20,14 @@ run: $(STAMP) data
 	$(BIN)/dbt build
 	$(BIN)/dbt docs generate --static
 	cp target/static_index.html $(BUILD_DIR)/docs.html
+	$(BIN)/python -m chargerlogs.notebook --warehouse $(CHARGER_DUCKDB_PATH) --out $(BUILD_DIR)
 	@echo ""
 	@echo "Outputs:"
 	@echo "  input data (generated, seed 42): $(CHARGER_DATA_DIR)"
 	@echo "  DuckDB warehouse (open read-only in a BI tool): $(CHARGER_DUCKDB_PATH)"
 	@echo "  dbt docs, one static HTML page: $(abspath $(BUILD_DIR))/docs.html"
+	@echo "  executed notebook: $(abspath $(BUILD_DIR))/charging_analysis.ipynb"
+	@echo "  notebook as HTML, charts embedded: $(abspath $(BUILD_DIR))/charging_analysis.html"
 
 test: $(STAMP) lint
 	mkdir -p $(BUILD_DIR)
@@ -32,8 +35,8 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	mkdir -p $(BUILD_DIR)
-	$(BIN)/ruff check chargerlogs tests
-	$(BIN)/ruff format --check chargerlogs tests
+	$(BIN)/ruff check chargerlogs tests notebooks
+	$(BIN)/ruff format --check chargerlogs tests notebooks
 	$(BIN)/sqlfluff lint models analyses tests
 
 venv: $(STAMP)

@@ -1,0 +1,836 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Charging analysis
+#
+# This notebook answers the warehouse's questions with short DuckDB queries over the **marts**
+# (`fct_session_briefings`, `fct_charging_profiles`, `rpt_big_changes`,
+# `rpt_compressed_charging_profiles`, `fct_charger_summaries`, `rpt_quarantined_lines`,
+# `rpt_ingestion_reconciliation`, `rpt_unexpected_keys`) and offline matplotlib charts:
+#
+# 1. What data went in, and what the data-quality layer did with it.
+# 2. How long sessions last, and how much of that time is spent charging.
+# 3. One session's briefing and charging profile.
+# 4. The big changes along that session, and fleet-wide.
+# 5. The average session time per charger.
+# 6. Whether the energy the chargers report agrees with the energy integrated from telemetry.
+#
+# Every answer below is computed from the data shown above it.
+#
+# **Run it** after `make run` (which builds `build/charger_telemetry.duckdb`), or with
+# `python -m chargerlogs.notebook --warehouse PATH --out DIR`, which executes it and writes the
+# executed notebook and an HTML export.
+
+# %% [markdown]
+# ## Parameters
+#
+# Read from environment variables:
+#
+# - `CHARGER_DUCKDB_PATH`: the warehouse file. Default `build/charger_telemetry.duckdb`; a relative
+#   path is taken from the repository root (the folder holding `dbt_project.yml`), as dbt does.
+# - `BRIEF_SESSION_ID`: the session to brief in sections 3 and 4. Default: chosen by a query (see
+#   section 3).
+
+# %% tags=["parameters"]
+import os
+from pathlib import Path
+
+import duckdb
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import yaml
+from IPython.display import Markdown, display
+
+
+def find_repository_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds dbt_project.yml (else ``start``)."""
+    for folder in (start, *start.parents):
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    return start
+
+
+REPOSITORY_ROOT = find_repository_root(Path.cwd().resolve())
+WAREHOUSE_PATH = Path(os.environ.get("CHARGER_DUCKDB_PATH") or "build/charger_telemetry.duckdb")
+if not WAREHOUSE_PATH.is_absolute():
+    WAREHOUSE_PATH = (REPOSITORY_ROOT / WAREHOUSE_PATH).resolve()
+BRIEF_SESSION_ID = (
+    int(os.environ["BRIEF_SESSION_ID"]) if os.environ.get("BRIEF_SESSION_ID") else None
+)
+
+print(f"warehouse: {WAREHOUSE_PATH}")
+print(f"session to brief: {BRIEF_SESSION_ID or 'chosen by query'}")
+
+# %% [markdown]
+# ## Loading the marts
+#
+# The warehouse file is attached **read-only** only while the marts are copied into an in-memory
+# DuckDB database, then detached at once, so a `dbt build` writing the file is never blocked for
+# more than a moment. The charging profile is copied for the briefed session only; the fleet-wide
+# telemetry figures are aggregated while the file is attached. All later queries run in memory.
+
+# %%
+# %matplotlib inline
+pd.set_option("display.max_rows", 60)
+pd.set_option("display.max_columns", 60)
+pd.set_option("display.width", 160)
+plt.rcParams.update({"figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3})
+
+if not WAREHOUSE_PATH.is_file():
+    raise FileNotFoundError(f"warehouse {WAREHOUSE_PATH} not found: build it with make run")
+
+COPIED_MARTS = (
+    "fct_session_briefings",
+    "fct_charger_summaries",
+    "rpt_big_changes",
+    "rpt_compressed_charging_profiles",
+    "rpt_quarantined_lines",
+    "rpt_ingestion_reconciliation",
+    "rpt_unexpected_keys",
+)
+
+# The default session: a three-phase session with complete telemetry (no sparse coverage, no gap,
+# reported and integrated energy agree, no overlap, no clock problem) and the most big changes.
+# The criteria only rank, so a warehouse without such a session still yields one.
+DEFAULT_SESSION_SQL = """
+with big_changes_per_session as (
+    select session_id, count(*) as big_changes
+    from rpt_big_changes
+    group by session_id
+)
+select fct_session_briefings.session_id
+from fct_session_briefings
+left join big_changes_per_session
+    on fct_session_briefings.session_id = big_changes_per_session.session_id
+order by
+    fct_session_briefings.phases_used = 3
+        and not fct_session_briefings.has_sparse_telemetry
+        and fct_session_briefings.gap_count = 0
+        and not fct_session_briefings.has_energy_mismatch
+        and not fct_session_briefings.is_overlapping
+        and not fct_session_briefings.has_clock_problem desc nulls last,
+    coalesce(big_changes_per_session.big_changes, 0) desc,
+    fct_session_briefings.session_id
+limit 1
+"""
+
+db = duckdb.connect()  # in memory
+quoted_path = str(WAREHOUSE_PATH).replace("'", "''")
+db.execute(f"attach '{quoted_path}' as warehouse (read_only)")
+try:
+    for mart in COPIED_MARTS:
+        db.execute(f"create table {mart} as select * from warehouse.main.{mart}")
+    if BRIEF_SESSION_ID is None:
+        BRIEF_SESSION_ID = int(db.execute(DEFAULT_SESSION_SQL).fetchone()[0])
+    db.execute(
+        "create table session_profile as select * from warehouse.main.fct_charging_profiles"
+        " where session_id = ? order by sample_seq",
+        [BRIEF_SESSION_ID],
+    )
+    db.execute("""
+        create table telemetry_by_layout as
+        select
+            status_layout,
+            count(*) as samples,
+            count(*) filter (where is_late_arrival) as late_arrivals,
+            count(*) filter (where has_missing_measurement) as with_missing_measurement,
+            min(measured_at) as first_measured_at,
+            max(measured_at) as last_measured_at
+        from warehouse.main.fct_charging_profiles
+        group by status_layout
+        order by status_layout
+    """)
+finally:
+    db.execute("detach warehouse")
+
+if not db.execute(
+    "select count(*) from fct_session_briefings where session_id = ?", [BRIEF_SESSION_ID]
+).fetchone()[0]:
+    raise ValueError(f"session {BRIEF_SESSION_ID} is not in fct_session_briefings")
+
+
+def sql(query: str, params: list | None = None) -> pd.DataFrame:
+    """Run a query on the in-memory copy of the marts and return the result as a DataFrame."""
+    return db.execute(query, params or []).df()
+
+
+def answer(text: str) -> None:
+    """Show a section's answer as Markdown."""
+    display(Markdown(f"**Answer.** {text}"))
+
+
+display(
+    sql(
+        "select table_name, estimated_size as rows from duckdb_tables()"
+        " where database_name = 'memory' order by table_name"
+    )
+)
+
+# %% [markdown]
+# ## 1. The data
+#
+# **Question:** what went into the warehouse: how many sessions and chargers over which dates,
+# which file layouts, and what did the data-quality layer reject, drop as duplicates or flag?
+
+# %%
+overview = sql("""
+select
+    count(*) as sessions,
+    count(distinct charger_id) as chargers,
+    count(distinct user_id) as users,
+    min(started_at) as first_session_started_at,
+    max(ended_at) as last_session_ended_at,
+    sum(sample_count) as telemetry_samples_in_sessions,
+    count(*) filter (where has_no_telemetry) as sessions_without_telemetry,
+    round(sum(reported_energy_wh) / 1000, 1) as reported_energy_kwh
+from fct_session_briefings
+""")
+display(overview.T.rename(columns={0: "value"}))
+
+# %% [markdown]
+# Input files per stream and layout. The status stream arrives in two layouts, told apart by the
+# file name: the documented flat layout (`charger_log_status-<n>.json`) and Spark part files
+# (`part-<n>-<uuid>.json[.gz]`) with nested phases; the session stream has one (flat) layout. Every
+# non-blank line of every file is accounted for: kept, quarantined, or dropped as an exact or
+# re-sent duplicate (`is_reconciled`).
+
+# %%
+files = sql("""
+select
+    log_stream,
+    case
+        when log_stream = 'status' and regexp_matches(source_file, '/part-[^/]*$') then 'nested'
+        else 'flat'
+    end as layout,
+    is_gzip,
+    count(*) as files,
+    sum(raw_lines) as raw_lines,
+    sum(clean_rows) as clean_rows,
+    sum(quarantined_rows) as quarantined_rows,
+    sum(exact_duplicate_rows) as exact_duplicate_rows,
+    sum(resent_duplicate_rows) as resent_duplicate_rows,
+    bool_and(is_reconciled) as is_reconciled
+from rpt_ingestion_reconciliation
+group by all
+order by log_stream desc, layout
+""")
+display(files)
+
+# %% [markdown]
+# Telemetry samples attributed to sessions, by the layout they arrived in, with late arrivals (the
+# upload came more than var `late_arrival_threshold_s` after the measurement) and samples missing a
+# measurement (from `fct_charging_profiles`, aggregated while loading).
+
+# %%
+layouts = sql("select * from telemetry_by_layout")
+display(layouts)
+
+# %% [markdown]
+# Quarantined lines by stream and reason, and keys outside the documented layouts (kept, listed
+# for the contract).
+
+# %%
+quarantine = sql("""
+select log_stream, reason, count(*) as lines, count(distinct source_file) as files
+from rpt_quarantined_lines
+group by all
+order by log_stream desc, lines desc, reason
+""")
+display(quarantine)
+
+# %%
+unexpected_keys = sql("""
+select log_stream, json_key, count(*) as files, sum(line_count) as lines
+from rpt_unexpected_keys
+group by all
+order by log_stream desc, lines desc
+""")
+display(unexpected_keys)
+
+# %%
+session_flags = sql("""
+select
+    count(*) filter (where has_no_telemetry) as has_no_telemetry,
+    count(*) filter (where has_sparse_telemetry) as has_sparse_telemetry,
+    count(*) filter (where has_missing_measurements) as has_missing_measurements,
+    count(*) filter (where has_energy_mismatch) as has_energy_mismatch,
+    count(*) filter (where is_overlapping) as is_overlapping,
+    count(*) filter (where has_clock_problem) as has_clock_problem,
+    count(*) filter (where gap_count > 0) as with_telemetry_gap
+from fct_session_briefings
+""")
+display(session_flags.T.rename(columns={0: "sessions"}))
+
+# %% tags=["answer"]
+o = overview.iloc[0]
+status_files = files[files["log_stream"] == "status"]
+raw_lines = int(files["raw_lines"].sum())
+quarantined = int(files["quarantined_rows"].sum())
+exact_duplicates = int(files["exact_duplicate_rows"].sum())
+resent_duplicates = int(files["resent_duplicate_rows"].sum())
+status_layouts = ", ".join(
+    f"{int(row.files)} {row.layout}" + (" gzip" if row.is_gzip else "")
+    for row in status_files.itertuples()
+)
+answer(
+    f"{int(o.sessions)} sessions on {int(o.chargers)} chargers, from "
+    f"{o.first_session_started_at:%Y-%m-%d} to {o.last_session_ended_at:%Y-%m-%d}, with "
+    f"{int(o.telemetry_samples_in_sessions):,} telemetry samples inside sessions. "
+    f"{int(files['files'].sum())} files held {raw_lines:,} non-blank lines (status files: "
+    f"{status_layouts}); "
+    f"{quarantined:,} lines were quarantined, {exact_duplicates:,} dropped as exact duplicates "
+    f"and {resent_duplicates:,} as re-sent copies, and every file reconciles: "
+    f"{bool(files['is_reconciled'].all())}. "
+    f"{int(layouts['late_arrivals'].sum()):,} session samples arrived late, and "
+    f"{int(unexpected_keys['lines'].sum()) if len(unexpected_keys) else 0:,} lines carried "
+    f"{len(unexpected_keys)} unexpected keys."
+)
+
+# %% [markdown]
+# ## 2. Session time
+#
+# **Question:** how long do sessions last, and how much of the time plugged in is spent actually
+# charging (total power above var `active_power_threshold_w`)?
+
+# %%
+session_times = sql("""
+select
+    session_id,
+    charger_id,
+    session_duration_h,
+    active_charging_s / 3600 as active_charging_h,
+    phases_used
+from fct_session_briefings
+order by session_id
+""")
+display(session_times.describe().loc[["count", "mean", "min", "50%", "max"]].round(2))
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 4))
+ax.hist(session_times["session_duration_h"], bins=np.arange(0, 25, 1), edgecolor="white")
+ax.axvline(
+    session_times["session_duration_h"].median(),
+    color="black",
+    linestyle="--",
+    label=f"median {session_times['session_duration_h'].median():.1f} h",
+)
+ax.set_title("Distribution of session time")
+ax.set_xlabel("session time (h)")
+ax.set_ylabel("sessions")
+ax.legend()
+plt.show()
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 6))
+for phases, group in session_times.groupby(session_times["phases_used"].fillna(0).astype(int)):
+    ax.scatter(
+        group["session_duration_h"],
+        group["active_charging_h"],
+        s=14,
+        alpha=0.7,
+        label=f"{phases} phase(s) used" if phases else "no telemetry",
+    )
+limit = float(session_times["session_duration_h"].max()) * 1.05
+ax.plot([0, limit], [0, limit], color="black", linewidth=1, label="y = x (charging all the time)")
+ax.set_xlim(0, limit)
+ax.set_ylim(0, limit)
+ax.set_title("Session time versus active charging time")
+ax.set_xlabel("session time, plugged in (h)")
+ax.set_ylabel("active charging time (h)")
+ax.legend()
+plt.show()
+
+# %% tags=["answer"]
+charging_share = (
+    session_times["active_charging_h"].sum() / session_times["session_duration_h"].sum()
+)
+per_session_share = session_times["active_charging_h"] / session_times["session_duration_h"]
+answer(
+    f"Sessions last {session_times['session_duration_h'].min():.1f} h to "
+    f"{session_times['session_duration_h'].max():.1f} h (median "
+    f"{session_times['session_duration_h'].median():.1f} h, mean "
+    f"{session_times['session_duration_h'].mean():.1f} h). Cars charge for "
+    f"{charging_share:.0%} of all plugged-in time; in half of the sessions they charge for less "
+    f"than {per_session_share.median():.0%} of the session, so session time overstates charging "
+    f"time (every point lies on or below y = x)."
+)
+
+# %% [markdown]
+# ## 3. One session: briefing and charging profile
+#
+# **Question:** what does one session look like: its briefing (times, energy, cost, power, phases,
+# min / avg / max per phase, data-quality flags) and its charging profile over time?
+#
+# Unless `BRIEF_SESSION_ID` is set, the session is chosen by the query `DEFAULT_SESSION_SQL` of the
+# loading cell: among three-phase sessions with complete telemetry (not sparse, no gap, reported and
+# integrated energy agree, no overlap, no clock problem), the one with the most big changes, ties
+# broken by the lowest session id.
+
+# %%
+briefing = sql("select * from fct_session_briefings where session_id = ?", [BRIEF_SESSION_ID])
+display(briefing.T.rename(columns={0: f"session {BRIEF_SESSION_ID}"}))
+
+# %%
+profile = sql("""
+select
+    sample_seq,
+    elapsed_s / 3600 as elapsed_h,
+    current_l1_a, current_l2_a, current_l3_a,
+    voltage_l1_v, voltage_l2_v, voltage_l3_v,
+    temperature_l1_c, temperature_l2_c, temperature_l3_c,
+    power_kw,
+    accumulated_energy_kwh
+from session_profile
+order by sample_seq
+""")
+session_changes = sql(
+    """
+select sample_seq, elapsed_s / 3600 as elapsed_h, measure, phase, previous_value, new_value,
+    change_abs, change_pct, direction
+from rpt_big_changes
+where session_id = ?
+order by sample_seq, measure, phase
+""",
+    [BRIEF_SESSION_ID],
+)
+compressed = sql(
+    """
+select elapsed_s / 3600 as elapsed_h, power_w / 1000 as power_kw
+from rpt_compressed_charging_profiles
+where session_id = ?
+order by sample_seq
+""",
+    [BRIEF_SESSION_ID],
+)
+display(profile.head())
+
+# %% tags=["profile-figure"]
+PHASES = ("l1", "l2", "l3")
+PHASE_COLORS = {"l1": "tab:blue", "l2": "tab:orange", "l3": "tab:green"}
+PANELS = (
+    ("current_a", "current", "current (A)"),
+    ("voltage_v", "voltage", "voltage (V)"),
+    ("temperature_c", "temperature", "temperature (°C)"),
+)
+
+fig, axes = plt.subplots(5, 1, figsize=(11, 13), sharex=True)
+for ax, (measure, column, label) in zip(axes, PANELS, strict=False):
+    unit = measure.split("_")[1]
+    for phase in PHASES:
+        series = f"{column}_{phase}_{unit}"
+        if profile[series].notna().any():
+            ax.plot(
+                profile["elapsed_h"],
+                profile[series],
+                linewidth=0.9,
+                color=PHASE_COLORS[phase],
+                label=phase.upper(),
+            )
+        marks = session_changes[
+            (session_changes["measure"] == measure) & (session_changes["phase"] == phase.upper())
+        ]
+        if len(marks):
+            ax.scatter(
+                marks["elapsed_h"],
+                marks["new_value"],
+                marker="o",
+                s=28,
+                facecolors="none",
+                edgecolors=PHASE_COLORS[phase],
+                label=f"big change {phase.upper()}",
+            )
+    ax.set_ylabel(label)
+    ax.legend(loc="upper right", ncol=2, fontsize="small")
+
+power_ax, energy_ax = axes[3], axes[4]
+power_ax.plot(
+    profile["elapsed_h"], profile["power_kw"], color="black", linewidth=0.9, label="total"
+)
+power_ax.plot(
+    compressed["elapsed_h"],
+    compressed["power_kw"],
+    color="tab:purple",
+    linestyle="--",
+    linewidth=1,
+    marker=".",
+    label=f"compressed profile ({len(compressed)} samples)",
+)
+power_marks = session_changes[
+    (session_changes["measure"] == "power_w") & (session_changes["phase"] == "total")
+]
+power_ax.scatter(
+    power_marks["elapsed_h"],
+    power_marks["new_value"] / 1000,
+    marker="o",
+    s=28,
+    facecolors="none",
+    edgecolors="red",
+    label="big change (total)",
+)
+power_ax.set_ylabel("total power (kW)")
+power_ax.legend(loc="upper right", fontsize="small")
+
+energy_ax.plot(profile["elapsed_h"], profile["accumulated_energy_kwh"], color="tab:brown")
+for elapsed_h in power_marks["elapsed_h"]:
+    energy_ax.axvline(elapsed_h, color="red", alpha=0.25, linewidth=0.8)
+energy_ax.set_ylabel("accumulated energy (kWh)")
+energy_ax.set_xlabel("time since the session started (h)")
+energy_ax.legend(
+    ["accumulated energy", "big change of total power"], loc="lower right", fontsize="small"
+)
+
+fig.suptitle(
+    f"Charging profile of session {BRIEF_SESSION_ID} (charger {int(briefing.charger_id[0])})"
+)
+fig.tight_layout()
+plt.show()
+
+# %% tags=["answer"]
+b = briefing.iloc[0]
+reported_kwh = b.reported_energy_wh / 1000 if pd.notna(b.reported_energy_wh) else float("nan")
+answer(
+    f"Session {BRIEF_SESSION_ID} on charger {int(b.charger_id)} lasted "
+    f"{b.session_duration_h:.2f} h, of which {b.active_charging_s / 3600:.2f} h charging, on "
+    f"{int(b.phases_used) if pd.notna(b.phases_used) else 0} phase(s). Its "
+    f"{int(b.sample_count)} samples integrate to {b.telemetry_energy_wh / 1000:.2f} kWh against "
+    f"{reported_kwh:.2f} kWh reported (ratio {b.energy_ratio:.3f}); power peaked at "
+    f"{b.peak_power_w / 1000:.1f} kW. The profile has {len(session_changes)} big changes at "
+    f"{session_changes['sample_seq'].nunique()} samples, and the compressed profile keeps "
+    f"{len(compressed)} of {len(profile)} samples."
+)
+
+# %% [markdown]
+# ## 4. Big changes
+#
+# **Question:** which values changed by more than the threshold against the previous sample along
+# the session, and how often do big changes occur across the fleet, by measure and phase?
+
+# %%
+display(session_changes)
+
+# %%
+by_series = sql(
+    """
+select measure, phase, count(*) as big_changes
+from rpt_big_changes
+where session_id = ?
+group by all
+order by measure, phase
+""",
+    [BRIEF_SESSION_ID],
+)
+display(
+    by_series.pivot(index="measure", columns="phase", values="big_changes").fillna(0).astype(int)
+)
+
+# %%
+fleet_changes = sql("""
+select measure, phase, count(*) as big_changes, count(distinct session_id) as sessions
+from rpt_big_changes
+group by all
+order by measure, phase
+""")
+fleet_table = fleet_changes.pivot(index="measure", columns="phase", values="big_changes")
+fleet_table = fleet_table.fillna(0).astype(int)
+
+fig, ax = plt.subplots(figsize=(10, 4.5))
+width = 0.8 / len(fleet_table.columns)
+positions = np.arange(len(fleet_table.index))
+for offset, phase in enumerate(fleet_table.columns):
+    ax.bar(positions + offset * width, fleet_table[phase], width=width, label=phase)
+ax.set_xticks(positions + width * (len(fleet_table.columns) - 1) / 2, fleet_table.index)
+ax.set_title("Big changes across the fleet, by measure and phase")
+ax.set_xlabel("measure (unit in the name)")
+ax.set_ylabel("big changes (count)")
+ax.legend(title="phase")
+plt.show()
+display(fleet_table)
+
+# %% [markdown]
+# **How the threshold and deadbands were chosen.** The threshold (var `big_change_threshold_pct`,
+# 10 % by default) is the mission's definition of a big change. A percentage alone fails near zero:
+# an idle charger's current moving from 0.01 A to 0.05 A is a 400 % change, and a step from 0 A has
+# no percentage at all. So each measure also has an absolute deadband (vars
+# `big_change_deadband_*`) that a change must exceed: about the size of the sensor's resolution and
+# noise (current is reported in centiamperes, voltage and temperature in whole units), well below
+# what matters for charging (a car starting, stopping or throttling moves current by amperes and
+# power by kilowatts). The values in force when the report was built are stored with it:
+
+# %%
+rule = sql("""
+select measure, any_value(threshold_pct) as threshold_pct, any_value(deadband) as deadband,
+    count(*) as big_changes
+from rpt_big_changes
+group by measure
+order by measure
+""")
+display(rule)
+
+# %% [markdown]
+# What the deadband removes, on this session's current: sample-to-sample changes above the
+# threshold with and without the deadband (same rule as the report, applied to the profile above).
+
+# %%
+threshold_pct = float(rule["threshold_pct"].iloc[0]) if len(rule) else 10.0
+deadband_a = rule.set_index("measure")["deadband"].get("current_a", 0.5)
+current_steps = []
+for phase in PHASES:
+    values = profile[f"current_{phase}_a"]
+    change = values.diff().abs()
+    previous = values.shift().abs()
+    above_threshold = (previous == 0) & (change > 0) | (change > previous * threshold_pct / 100)
+    current_steps.append(
+        {
+            "phase": phase.upper(),
+            "above_threshold_only": int(above_threshold.sum()),
+            "above_threshold_and_deadband": int((above_threshold & (change > deadband_a)).sum()),
+        }
+    )
+current_steps = pd.DataFrame(current_steps)
+display(current_steps)
+
+# %% tags=["answer"]
+sessions_with_changes = sql("select count(distinct session_id) as n from rpt_big_changes").n[0]
+per_session = sql("""
+select median(changes) as median_changes
+from (select session_id, count(*) as changes from rpt_big_changes group by session_id)
+""").median_changes[0]
+top = fleet_changes.sort_values("big_changes", ascending=False).iloc[0]
+deadbands = "; ".join(f"{row.measure} {row.deadband:g}" for row in rule.itertuples())
+answer(
+    f"Session {BRIEF_SESSION_ID} has {len(session_changes)} big changes (threshold "
+    f"{threshold_pct:g} %, deadbands {deadbands}). Across the fleet there are "
+    f"{int(fleet_changes['big_changes'].sum()):,} big changes in {int(sessions_with_changes)} "
+    f"sessions (median {per_session:.0f} per session); the most frequent series is "
+    f"{top.measure} {top.phase} ({int(top.big_changes):,}). On this session's current, the "
+    f"deadband cuts {int(current_steps['above_threshold_only'].sum())} threshold crossings to "
+    f"{int(current_steps['above_threshold_and_deadband'].sum())}."
+)
+
+# %% [markdown]
+# ## 5. Average session time per charger
+#
+# **Question:** what is the average session time of each charger, over how many sessions, and how
+# spread out are its sessions (median, 90th percentile)?
+
+# %%
+chargers = sql("""
+select
+    charger_id,
+    session_count,
+    avg_session_duration_h,
+    median_session_duration_s / 3600 as median_session_duration_h,
+    p90_session_duration_s / 3600 as p90_session_duration_h,
+    avg_active_charging_s / 3600 as avg_active_charging_h,
+    total_energy_kwh
+from fct_charger_summaries
+order by avg_session_duration_h desc, charger_id
+""")
+display(chargers.round(2))
+
+# %%
+fig, ax = plt.subplots(figsize=(12, 5))
+positions = np.arange(len(chargers))
+bars = ax.bar(positions, chargers["avg_session_duration_h"], color="tab:blue", label="average")
+ax.scatter(
+    positions,
+    chargers["median_session_duration_h"],
+    marker="_",
+    s=160,
+    color="black",
+    label="median",
+    zorder=3,
+)
+ax.scatter(
+    positions,
+    chargers["p90_session_duration_h"],
+    marker="v",
+    color="tab:red",
+    label="90th percentile",
+    zorder=3,
+)
+for bar, count in zip(bars, chargers["session_count"], strict=True):
+    ax.annotate(
+        f"n={count}",
+        (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+        xytext=(0, 3),
+        textcoords="offset points",
+        ha="center",
+        fontsize=7,
+    )
+ax.set_xticks(positions, chargers["charger_id"].astype(str), rotation=60)
+ax.set_title("Average session time per charger (n = sessions)")
+ax.set_xlabel("charger id")
+ax.set_ylabel("session time (h)")
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %%
+per_charger_sessions = sql("select charger_id, session_duration_h from fct_session_briefings")
+order = chargers["charger_id"].tolist()
+fig, ax = plt.subplots(figsize=(12, 5))
+ax.boxplot(
+    [
+        per_charger_sessions.loc[
+            per_charger_sessions["charger_id"] == charger, "session_duration_h"
+        ]
+        for charger in order
+    ],
+    tick_labels=[str(charger) for charger in order],
+    showmeans=True,
+)
+ax.tick_params(axis="x", rotation=60)
+ax.set_title("Spread of session time per charger (box = quartiles, line = median, triangle = mean)")
+ax.set_xlabel("charger id")
+ax.set_ylabel("session time (h)")
+fig.tight_layout()
+plt.show()
+
+# %% tags=["answer"]
+longest = chargers.iloc[0]
+shortest = chargers.iloc[-1]
+widest = chargers.assign(
+    spread=chargers["p90_session_duration_h"] - chargers["median_session_duration_h"]
+).sort_values(["spread", "charger_id"], ascending=[False, True])
+answer(
+    f"Across {len(chargers)} chargers the average session time ranges from "
+    f"{shortest.avg_session_duration_h:.2f} h (charger {int(shortest.charger_id)}, "
+    f"{int(shortest.session_count)} sessions) to {longest.avg_session_duration_h:.2f} h "
+    f"(charger {int(longest.charger_id)}, {int(longest.session_count)} sessions); the mean over "
+    f"chargers is {chargers['avg_session_duration_h'].mean():.2f} h. The widest spread is at "
+    f"charger {int(widest.iloc[0].charger_id)}, whose 90th percentile lies "
+    f"{widest.iloc[0].spread:.1f} h above its median."
+)
+
+# %% [markdown]
+# ## 6. Reported versus telemetry-integrated energy
+#
+# **Question:** does the energy each session reports agree with the energy integrated from its
+# telemetry, and which sessions disagree by more than the tolerance (var
+# `energy_mismatch_tolerance`, flagged `has_energy_mismatch`)?
+#
+# The flag is the warehouse's verdict. The tolerance itself is not stored in the marts, so the
+# chart draws the default from `dbt_project.yml`, and the flags are checked against it: every
+# flagged session must deviate by more, every other one by at most that share.
+
+# %%
+energy = sql("""
+select
+    session_id,
+    charger_id,
+    reported_energy_wh / 1000 as reported_energy_kwh,
+    telemetry_energy_wh / 1000 as telemetry_energy_kwh,
+    energy_ratio,
+    has_energy_mismatch
+from fct_session_briefings
+where not has_no_telemetry and energy_ratio is not null
+order by session_id
+""")
+agreeing = energy[~energy["has_energy_mismatch"]]
+flagged = energy[energy["has_energy_mismatch"]]
+deviation = (energy["energy_ratio"] - 1).abs()
+
+project_vars = yaml.safe_load((REPOSITORY_ROOT / "dbt_project.yml").read_text())["vars"]
+tolerance = float(project_vars["energy_mismatch_tolerance"])
+flags_match_tolerance = bool(((deviation > tolerance) == energy["has_energy_mismatch"]).all())
+
+fig, (scatter_ax, ratio_ax) = plt.subplots(1, 2, figsize=(13, 6))
+limit = float(energy[["reported_energy_kwh", "telemetry_energy_kwh"]].max().max()) * 1.05
+for ax, y_column in ((scatter_ax, "telemetry_energy_kwh"), (ratio_ax, "energy_ratio")):
+    ax.scatter(
+        agreeing["reported_energy_kwh"], agreeing[y_column], s=14, alpha=0.7, label="agreeing"
+    )
+    ax.scatter(
+        flagged["reported_energy_kwh"],
+        flagged[y_column],
+        s=30,
+        color="tab:red",
+        label="has_energy_mismatch",
+    )
+    ax.set_xlim(0, limit)
+    ax.set_xlabel("reported energy (kWh)")
+for row in flagged.itertuples():
+    ratio_ax.annotate(
+        str(row.session_id),
+        (row.reported_energy_kwh, row.energy_ratio),
+        xytext=(4, -3),
+        textcoords="offset points",
+        fontsize=7,
+        color="tab:red",
+    )
+scatter_ax.plot([0, limit], [0, limit], color="black", linewidth=1, label="y = x")
+scatter_ax.set_ylim(0, limit)
+scatter_ax.set_ylabel("energy integrated from telemetry (kWh)")
+scatter_ax.set_title("Reported versus telemetry-integrated energy")
+scatter_ax.legend()
+ratio_ax.axhline(1, color="black", linewidth=1, label="ratio 1 (y = x)")
+ratio_ax.axhspan(
+    1 - tolerance, 1 + tolerance, color="tab:green", alpha=0.12, label=f"±{tolerance:.0%} tolerance"
+)
+ratio_ax.set_ylabel("telemetry energy / reported energy (ratio)")
+ratio_ax.set_title("Energy ratio per session")
+ratio_ax.legend(loc="center right")
+fig.suptitle("Reported versus telemetry-integrated energy per session")
+fig.tight_layout()
+plt.show()
+
+# %% tags=["energy-outliers"]
+outliers = sql("""
+select
+    session_id,
+    charger_id,
+    round(reported_energy_wh / 1000, 2) as reported_energy_kwh,
+    round(telemetry_energy_wh / 1000, 2) as telemetry_energy_kwh,
+    round(energy_ratio, 3) as energy_ratio,
+    sample_count,
+    gap_count,
+    largest_gap_s,
+    has_sparse_telemetry,
+    has_missing_measurements,
+    is_overlapping,
+    has_clock_problem
+from fct_session_briefings
+where has_energy_mismatch
+order by abs(energy_ratio - 1) desc, session_id
+""")
+display(outliers)
+
+# %% tags=["answer"]
+with_gap = int((outliers["has_sparse_telemetry"] | (outliers["gap_count"] > 0)).sum())
+if len(outliers) == 0:
+    cause = "No session needs a look."
+elif with_gap == len(outliers):
+    cause = (
+        "Every one of them also has sparse telemetry or a gap, where energy goes uncounted, so "
+        "lost telemetry may explain the shortfall; the marts cannot tell it from a metering fault."
+    )
+else:
+    cause = (
+        f"{with_gap} of them have sparse telemetry or a gap, where energy goes uncounted; the "
+        f"other {len(outliers) - with_gap} have complete telemetry and point to a metering fault."
+    )
+answer(
+    f"Of {len(energy)} sessions with telemetry and a reported energy, {len(agreeing)} agree "
+    f"(median ratio {energy['energy_ratio'].median():.3f}) and {len(outliers)} deviate by more "
+    f"than the {tolerance:.0%} tolerance: sessions "
+    f"{', '.join(str(s) for s in outliers['session_id']) or 'none'}. {cause} The flags "
+    f"{'match' if flags_match_tolerance else 'do NOT match'} the tolerance of dbt_project.yml."
+)
+
+# %%
+db.close()
