@@ -6,7 +6,11 @@
 {%- endmacro %}
 
 {% macro json_integer(column) -%}
-    case when {{ column }}_type in ('BIGINT', 'UBIGINT') then cast({{ column }} as bigint) end
+    case when {{ column }}_type in ('BIGINT', 'UBIGINT') then try_cast({{ column }} as bigint) end
+{%- endmacro %}
+
+{% macro json_integer_overflows(column) -%}
+    coalesce({{ column }}_type = 'UBIGINT' and try_cast({{ column }} as bigint) is null, false)
 {%- endmacro %}
 
 {% macro json_is_null(column) -%}

@@ -8,7 +8,6 @@ and the numbers its answers print are checked against independent queries on the
 from __future__ import annotations
 
 import base64
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import duckdb
 import jupytext
 import nbformat
 import pytest
+from conftest import PROJECT_DIR, DefaultWarehouse
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 
 from chargerlogs.notebook import (
@@ -30,8 +30,6 @@ from chargerlogs.notebook import (
     run_notebook,
 )
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-VENV_BIN = PROJECT_DIR / ".venv" / "bin"
 SECTION_HEADINGS = (
     "## 1. The data",
     "## 2. Session time",
@@ -44,63 +42,10 @@ MAX_NOTEBOOK_SECONDS = 60
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def executable(name: str) -> str:
-    """The project virtualenv's ``name`` when present, else ``name`` on PATH."""
-    path = VENV_BIN / name
-    return str(path) if path.exists() else name
-
-
-def run_checked(command: Sequence[str], env: dict[str, str] | None = None) -> None:
-    """Run ``command`` from the project folder; fail the test with its output on error."""
-    result = subprocess.run(
-        list(command), cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"{' '.join(command[:2])} exited with {result.returncode}\n"
-            f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}",
-            pytrace=False,
-        )
-
-
 @pytest.fixture(scope="session")
-def default_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Generate the default dataset and ``dbt build`` it into a temporary DuckDB file.
-
-    dbt runs in a subprocess (an in-process run can keep the file locked) with its own target and
-    log paths. Unit tests (model logic on inline rows, independent of the data) are left to the
-    dbt test run of the suite; every model and data test of the warehouse is built and run here.
-    """
-    tmp = tmp_path_factory.mktemp("notebook_warehouse")
-    data_dir = tmp / "data"
-    db_path = tmp / "w.duckdb"
-    run_checked(
-        [executable("chargerlogs-generate"), "--out", str(data_dir), "--seed", "42", "--quiet"]
-    )
-    env = {
-        **os.environ,
-        "CHARGER_DATA_DIR": str(data_dir),
-        "CHARGER_DUCKDB_PATH": str(db_path),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    run_checked(
-        [
-            executable("dbt"),
-            "build",
-            "--exclude-resource-type",
-            "unit_test",
-            "--profiles-dir",
-            str(PROJECT_DIR),
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--target-path",
-            str(tmp / "target"),
-            "--log-path",
-            str(tmp / "logs"),
-        ],
-        env=env,
-    )
-    return db_path
+def warehouse_file(default_warehouse: DefaultWarehouse) -> Path:
+    """The DuckDB file of the shared full build of the default dataset (see conftest)."""
+    return default_warehouse.db_path
 
 
 @dataclass(frozen=True)
@@ -112,9 +57,9 @@ class ExecutedNotebook:
 
 
 @pytest.fixture(scope="session")
-def executed(default_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> ExecutedNotebook:
+def executed(warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory) -> ExecutedNotebook:
     """Execute the notebook once on the default warehouse with its default session."""
-    run = run_notebook(default_warehouse, tmp_path_factory.mktemp("notebook_out"))
+    run = run_notebook(warehouse_file, tmp_path_factory.mktemp("notebook_out"))
     return ExecutedNotebook(run, nbformat.read(run.notebook_path, as_version=4))
 
 
@@ -207,7 +152,7 @@ def test_notebook_shows_its_figures_as_png(executed: ExecutedNotebook) -> None:
 
 
 def test_the_briefed_session_is_the_documented_default(
-    executed: ExecutedNotebook, default_warehouse: Path
+    executed: ExecutedNotebook, warehouse_file: Path
 ) -> None:
     match = re.search(
         r"Session (\d+) on charger (\d+) lasted ([\d.]+) h",
@@ -215,7 +160,7 @@ def test_the_briefed_session_is_the_documented_default(
     )
     assert match
     expected = query(
-        default_warehouse,
+        warehouse_file,
         """
         select briefings.session_id, briefings.charger_id, briefings.session_duration_h
         from fct_session_briefings as briefings
@@ -234,18 +179,18 @@ def test_the_briefed_session_is_the_documented_default(
 
 
 def test_data_answer_matches_the_warehouse(
-    executed: ExecutedNotebook, default_warehouse: Path
+    executed: ExecutedNotebook, warehouse_file: Path
 ) -> None:
     text = answer_of_section(executed.notebook, 1)
     match = re.search(r"([\d,]+) sessions on (\d+) chargers", text)
     assert match
     sessions, chargers = query(
-        default_warehouse,
+        warehouse_file,
         "select count(*), count(distinct charger_id) from fct_session_briefings",
     )[0]
     assert (number(match[1]), number(match[2])) == (sessions, chargers)
     files, quarantined, exact, resent = query(
-        default_warehouse,
+        warehouse_file,
         "select count(*), sum(quarantined_rows), sum(exact_duplicate_rows),"
         " sum(resent_duplicate_rows) from rpt_ingestion_reconciliation",
     )[0]
@@ -256,13 +201,11 @@ def test_data_answer_matches_the_warehouse(
     )
     assert match
     assert [number(group) for group in match.groups()] == [files, quarantined, exact, resent]
-    assert (
-        quarantined == query(default_warehouse, "select count(*) from rpt_quarantined_lines")[0][0]
-    )
+    assert quarantined == query(warehouse_file, "select count(*) from rpt_quarantined_lines")[0][0]
 
 
 def test_big_change_answer_matches_the_warehouse(
-    executed: ExecutedNotebook, default_warehouse: Path
+    executed: ExecutedNotebook, warehouse_file: Path
 ) -> None:
     match = re.search(
         r"Across the fleet there are ([\d,]+) big changes in (\d+) sessions",
@@ -270,13 +213,13 @@ def test_big_change_answer_matches_the_warehouse(
     )
     assert match
     expected = query(
-        default_warehouse, "select count(*), count(distinct session_id) from rpt_big_changes"
+        warehouse_file, "select count(*), count(distinct session_id) from rpt_big_changes"
     )[0]
     assert (number(match[1]), number(match[2])) == expected
 
 
 def test_average_session_time_per_charger_matches_a_direct_query(
-    executed: ExecutedNotebook, default_warehouse: Path
+    executed: ExecutedNotebook, warehouse_file: Path
 ) -> None:
     match = re.search(
         r"Across (\d+) chargers the average session time ranges from ([\d.]+) h \(charger (\d+), "
@@ -287,7 +230,7 @@ def test_average_session_time_per_charger_matches_a_direct_query(
     assert match
     # From the session briefings, not from fct_charger_summaries that the notebook reads.
     per_charger = query(
-        default_warehouse,
+        warehouse_file,
         """
         select charger_id, avg(epoch(ended_at) - epoch(started_at)) / 3600, count(*)
         from fct_session_briefings
@@ -306,7 +249,7 @@ def test_average_session_time_per_charger_matches_a_direct_query(
 
 
 def test_energy_outliers_are_the_sessions_outside_the_tolerance(
-    executed: ExecutedNotebook, default_warehouse: Path
+    executed: ExecutedNotebook, warehouse_file: Path
 ) -> None:
     text = answer_of_section(executed.notebook, 6)
     match = re.search(r"than the (\d+)% tolerance: sessions ([\d, ]+)\.", text)
@@ -315,7 +258,7 @@ def test_energy_outliers_are_the_sessions_outside_the_tolerance(
     named = {int(session) for session in match[2].split(", ")}
     # Recomputed from the two energies, without the has_energy_mismatch flag.
     outside = query(
-        default_warehouse,
+        warehouse_file,
         """
         select session_id from fct_session_briefings
         where sample_count > 0 and reported_energy_wh > 0
@@ -335,13 +278,13 @@ def test_html_export_embeds_the_images(executed: ExecutedNotebook) -> None:
         assert heading.removeprefix("## ").split(":")[0] in html
 
 
-def test_notebook_briefs_the_session_it_is_given(default_warehouse: Path, tmp_path: Path) -> None:
+def test_notebook_briefs_the_session_it_is_given(warehouse_file: Path, tmp_path: Path) -> None:
     session_id, charger_id = query(
-        default_warehouse,
+        warehouse_file,
         "select session_id, charger_id from fct_session_briefings where phases_used = 1"
         " order by sample_count desc, session_id limit 1",
     )[0]
-    run = run_notebook(default_warehouse, tmp_path, session_id=session_id)
+    run = run_notebook(warehouse_file, tmp_path, session_id=session_id)
     notebook = nbformat.read(run.notebook_path, as_version=4)
     assert answer_of_section(notebook, 3).startswith(
         f"**Answer.** Session {session_id} on charger {charger_id} lasted"
@@ -370,11 +313,9 @@ def test_cli_rejects_a_missing_warehouse_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_rejects_an_unknown_session_in_one_line(
-    default_warehouse: Path, tmp_path: Path
-) -> None:
+def test_cli_rejects_an_unknown_session_in_one_line(warehouse_file: Path, tmp_path: Path) -> None:
     result = run_cli(
-        "--warehouse", str(default_warehouse), "--out", str(tmp_path), "--session-id", "1"
+        "--warehouse", str(warehouse_file), "--out", str(tmp_path), "--session-id", "1"
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

@@ -45,7 +45,7 @@ reading_stats as (
         max(charger_epoch_s) as last_sample_epoch_s,
         max(interval_s) as largest_sample_interval_s,
         count(*) filter (where is_gap_before) as gap_count,
-        sum(interval_energy_wh) as telemetry_energy_wh,
+        {{ exact_sum('interval_energy_wh') }} as telemetry_energy_wh,
         sum(interval_s) filter (
             where not is_gap_before
             and (previous_power_w + power_w) / 2.0 > {{ var('active_power_threshold_w') }}
@@ -55,7 +55,7 @@ reading_stats as (
         {%- for phase in [1, 2, 3] %}
             {%- for measure, unit in measures %}
                 min({{ measure }}_l{{ phase }}_{{ unit }}) as min_{{ measure }}_l{{ phase }}_{{ unit }},
-                avg({{ measure }}_l{{ phase }}_{{ unit }}) as avg_{{ measure }}_l{{ phase }}_{{ unit }},
+                {{ exact_avg(measure ~ '_l' ~ phase ~ '_' ~ unit) }} as avg_{{ measure }}_l{{ phase }}_{{ unit }},
                 max({{ measure }}_l{{ phase }}_{{ unit }}) as max_{{ measure }}_l{{ phase }}_{{ unit }},
             {%- endfor %}
         {%- endfor %}

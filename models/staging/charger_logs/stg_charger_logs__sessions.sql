@@ -27,7 +27,8 @@ non_blank_lines as (
         line_number,
         coalesce(left(ltrim(raw_line), 1) = '{' and json_valid(raw_line), false) as is_json_object
     from numbered_lines
-    where trim(raw_line) <> ''
+    -- blank: nothing but spaces, tabs or a carriage return
+    where trim(raw_line, chr(32) || chr(9) || chr(13)) <> ''
 ),
 
 fields_extracted as (
@@ -75,6 +76,13 @@ typed as (
             or {{ json_is_null('raw_end_time') }}
         ) as is_missing_key_field,
         (
+            {{ json_integer_overflows('raw_id') }}
+            or {{ json_integer_overflows('raw_charger_id') }}
+            or {{ json_integer_overflows('raw_user_id') }}
+            or {{ json_integer_overflows('raw_start_time') }}
+            or {{ json_integer_overflows('raw_end_time') }}
+        ) as is_integer_overflow,
+        (
             {{ json_is_not_number('raw_id', integer_only=true) }}
             or {{ json_is_not_number('raw_charger_id', integer_only=true) }}
             or {{ json_is_not_number('raw_user_id', integer_only=true) }}
@@ -104,6 +112,7 @@ final as (
                     session_id <= 0 or charger_id <= 0 or start_epoch_s <= 0 or energy_wh < 0 or total_cost_eur < 0,
                     false
                 )
+                or is_integer_overflow
                 then 'out_of_range'
             when end_epoch_s < start_epoch_s then 'end_before_start'
         end as rejection_reason,

@@ -51,7 +51,8 @@ non_blank_lines as (
         line_number,
         coalesce(left(ltrim(raw_line), 1) = '{' and json_valid(raw_line), false) as is_json_object
     from numbered_lines
-    where trim(raw_line) <> ''
+    -- blank: nothing but spaces, tabs or a carriage return
+    where trim(raw_line, chr(32) || chr(9) || chr(13)) <> ''
 ),
 
 fields_extracted as (
@@ -165,6 +166,11 @@ typed as (
             or {{ json_is_null('raw_charger_timestamp') }}
         ) as is_missing_key_field,
         (
+            {{ json_integer_overflows('raw_id') }}
+            or {{ json_integer_overflows('raw_charger_id') }}
+            or {{ json_integer_overflows('raw_charger_timestamp') }}
+        ) as is_integer_overflow,
+        (
             {{ json_is_not_number('raw_id', integer_only=true) }}
             or {{ json_is_not_number('raw_charger_id', integer_only=true) }}
             or {{ json_is_not_number('raw_charger_timestamp', integer_only=true) }}
@@ -201,6 +207,7 @@ flagged as (
         *,
         (
             coalesce(event_id <= 0 or charger_id <= 0 or charger_epoch_s <= 0, false)
+            or is_integer_overflow
             or {{ any_phase('current_l{p}_a < 0 or voltage_l{p}_v < 0 or temperature_l{p}_c < -273.15') }}
         ) as is_impossible_value,
         server_epoch_s - charger_epoch_s as clock_skew_s,
@@ -234,7 +241,12 @@ final as (
             temperature_l{{ phase }}_c,
         {%- endfor %}
         clock_skew_s,
-        coalesce(clock_skew_s > {{ var('late_arrival_threshold_s') }}, false) as is_late_arrival,
+        -- a row whose charger clock is wrong has no known measurement time, so no arrival delay
+        coalesce(
+            clock_skew_s > {{ var('late_arrival_threshold_s') }}
+            and clock_skew_s <= {{ var('clock_error_threshold_s') }},
+            false
+        ) as is_late_arrival,
         coalesce(
             clock_skew_s > {{ var('clock_error_threshold_s') }}
             or clock_skew_s < -{{ var('clock_ahead_tolerance_s') }},

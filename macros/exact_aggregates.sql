@@ -1,0 +1,13 @@
+{# Sums and means of doubles that do not depend on the order rows are added in (parallel aggregation
+   adds doubles in any order, and the last bits would change from one build to the next): values are
+   rounded to `decimals` places and added as exact decimals. #}
+
+{% macro exact_sum(expression, decimals=6) -%}
+    cast(
+        sum(cast(round(({{ expression }}) * 1e{{ decimals }}) as decimal(38, 0))) as double
+    ) / 1e{{ decimals }}
+{%- endmacro %}
+
+{% macro exact_avg(expression, decimals=6) -%}
+    {{ exact_sum(expression, decimals) }} / nullif(count({{ expression }}), 0)
+{%- endmacro %}

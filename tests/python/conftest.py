@@ -1,0 +1,188 @@
+"""Shared helpers for the pipeline tests: run dbt in a subprocess, query the warehouse, read logs.
+
+dbt always runs with its own target, log and DuckDB paths under a temporary folder, so that tests
+never share files with a build of the default warehouse running at the same time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+VENV_BIN = PROJECT_DIR / ".venv" / "bin"
+DBT = str(VENV_BIN / "dbt") if (VENV_BIN / "dbt").exists() else "dbt"
+
+# The data-quality models and everything they read: the seed of reason codes, staging, the
+# classification and de-duplication models. Nothing of the charging marts.
+DATA_QUALITY_SELECTION: tuple[str, ...] = (
+    "quarantine_reasons",
+    "+rpt_ingestion_reconciliation",
+    "+rpt_quarantined_lines",
+    "+rpt_unexpected_keys",
+    "+int_status_events_deduplicated",
+    "+int_sessions_deduplicated",
+)
+
+DATA_QUALITY_TABLES: tuple[str, ...] = (
+    "rpt_ingestion_reconciliation",
+    "rpt_quarantined_lines",
+    "rpt_unexpected_keys",
+    "int_status_events_classified",
+    "int_status_events_deduplicated",
+    "int_sessions_classified",
+    "int_sessions_deduplicated",
+)
+
+
+def run_dbt(
+    args: Sequence[str], data_dir: Path, db_path: Path, tmp: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run one dbt command on ``data_dir`` into ``db_path``; on error fail with dbt's output."""
+    env = {
+        **os.environ,
+        "CHARGER_DATA_DIR": str(data_dir),
+        "CHARGER_DUCKDB_PATH": str(db_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    command = [
+        DBT,
+        *args,
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(tmp / "target"),
+        "--log-path",
+        str(tmp / "logs"),
+        "--no-partial-parse",
+    ]
+    result = subprocess.run(
+        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"dbt {' '.join(args)} exited with {result.returncode}\n"
+            f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}",
+            pytrace=False,
+        )
+    return result
+
+
+def build_data_quality(data_dir: Path, tmp: Path) -> Path:
+    """``dbt build`` of the data-quality selection; return the DuckDB file.
+
+    Runs the models, their unit tests and their data tests; tests that also read models outside
+    the selection (the charging marts) are left out.
+    """
+    db_path = tmp / "warehouse.duckdb"
+    args = ["build", "--select", *DATA_QUALITY_SELECTION, "--indirect-selection", "cautious"]
+    run_dbt(args, data_dir, db_path, tmp)
+    return db_path
+
+
+def query(db_path: Path, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run one query on a read-only connection and close it (an open connection blocks dbt)."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql, list(params or [])).fetchall()
+    finally:
+        con.close()
+
+
+def query_dicts(
+    db_path: Path, sql: str, params: Sequence[Any] | None = None
+) -> list[dict[str, Any]]:
+    """Like :func:`query`, each row as a dict keyed by column name."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        cursor = con.execute(sql, list(params or []))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def file_lines(path: Path) -> list[str]:
+    """Every line of a (possibly gzip) log file, blank ones included, without line endings."""
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    text = raw.decode("utf-8")
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def count_non_blank_lines(path: Path) -> int:
+    """Non-blank lines of a (possibly gzip) log file: what the warehouse must account for."""
+    return sum(1 for line in file_lines(path) if line.strip())
+
+
+def write_lines(
+    path: Path, lines: Sequence[str | dict[str, Any]], *, newline_at_end: bool = True
+) -> Path:
+    """Write a log file: dicts are JSON-encoded, strings written as they are; ``.gz`` compresses."""
+    text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
+    if lines and newline_at_end:
+        text += "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+    return path
+
+
+def table_fingerprint(db_path: Path, table: str) -> tuple[int, int]:
+    """Row count and an order-independent hash of every row of ``table``."""
+    rows = query(db_path, f"select count(*), coalesce(sum(hash(t)), 0) from {table} as t")
+    count, digest = rows[0]
+    return int(count), int(digest)
+
+
+@dataclass(frozen=True)
+class DefaultWarehouse:
+    """The default dataset (as ``make run`` makes it), its manifest, and its full build."""
+
+    data_dir: Path
+    manifest: dict[str, Any]
+    db_path: Path
+    tmp: Path
+
+
+def generate_default_dataset(out: Path) -> None:
+    """Run the generator with the arguments of ``make run``."""
+    generator = VENV_BIN / "chargerlogs-generate"
+    command = [str(generator) if generator.exists() else "chargerlogs-generate"]
+    command += ["--out", str(out), "--seed", "42", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"generator failed: {result.stderr}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def default_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DefaultWarehouse:
+    """Generate the default dataset and run the whole ``dbt build`` on it once per test session.
+
+    Every model, seed, unit test, data test and contract of the project runs here, into a
+    temporary DuckDB file; the data-quality, notebook and mart tests all read this one build.
+    """
+    tmp = tmp_path_factory.mktemp("default_warehouse")
+    data_dir = tmp / "data"
+    generate_default_dataset(data_dir)
+    manifest = json.loads((data_dir / "_generator" / "manifest.json").read_text())
+    db_path = tmp / "warehouse.duckdb"
+    run_dbt(["build"], data_dir, db_path, tmp)
+    return DefaultWarehouse(data_dir, manifest, db_path, tmp)
