@@ -1,25 +1,34 @@
-{# Typed reads of raw JSON values with type drift made visible. Each takes the name of a JSON column
-   `x` and expects its JSON type, computed once, in a column `x_type` (json_type(x)). #}
+{# Typed reads of raw JSON values with type drift made visible. Each takes the name of a column `x`
+   and reads the value's JSON text from `x_text` (a JSON field cast to varchar: a number as written,
+   a string with its quotes, null when the key is absent or null). A value is used only when its
+   text is a JSON number; anything else present is type drift. #}
 
 {% macro json_number(column) -%}
-    case when {{ column }}_type in ('BIGINT', 'UBIGINT', 'DOUBLE') then cast({{ column }} as double) end
+    try_cast({{ column }}_text as double)
 {%- endmacro %}
 
 {% macro json_integer(column) -%}
-    case when {{ column }}_type in ('BIGINT', 'UBIGINT') then try_cast({{ column }} as bigint) end
+    case when regexp_full_match({{ column }}_text, '-?[0-9]+') then try_cast({{ column }}_text as bigint) end
 {%- endmacro %}
 
 {% macro json_integer_overflows(column) -%}
-    coalesce({{ column }}_type = 'UBIGINT' and try_cast({{ column }} as bigint) is null, false)
+    coalesce(
+        regexp_full_match({{ column }}_text, '-?[0-9]+') and try_cast({{ column }}_text as bigint) is null,
+        false
+    )
 {%- endmacro %}
 
 {% macro json_is_null(column) -%}
-    coalesce({{ column }}_type = 'NULL', true)
+    ({{ column }}_text is null)
 {%- endmacro %}
 
 {% macro json_is_not_number(column, integer_only=false) -%}
     coalesce(
-        {{ column }}_type not in ('NULL', 'BIGINT', 'UBIGINT'{% if not integer_only %}, 'DOUBLE'{% endif %}),
+        {%- if integer_only %}
+            not regexp_full_match({{ column }}_text, '-?[0-9]+'),
+        {%- else %}
+            {{ column }}_text is not null and try_cast({{ column }}_text as double) is null,
+        {%- endif %}
         false
     )
 {%- endmacro %}

@@ -12,12 +12,23 @@ source_lines as (
     from {{ source('charger_logs', 'charger_log_session') }}
 ),
 
-numbered_lines as (
+-- The first position of each file, from the narrow (file, position) pairs: cheaper than a window
+-- that would carry every line's text.
+file_starts as (
     select
         source_file,
-        raw_line,
-        scan_position - min(scan_position) over (partition by source_file) + 1 as line_number
+        min(scan_position) as first_scan_position
     from source_lines
+    group by source_file
+),
+
+numbered_lines as (
+    select
+        source_lines.source_file,
+        source_lines.raw_line,
+        source_lines.scan_position - file_starts.first_scan_position + 1 as line_number
+    from source_lines
+    inner join file_starts on source_lines.source_file = file_starts.source_file
 ),
 
 non_blank_lines as (
@@ -27,8 +38,8 @@ non_blank_lines as (
         line_number,
         coalesce(left(ltrim(raw_line), 1) = '{' and json_valid(raw_line), false) as is_json_object
     from numbered_lines
-    -- blank: nothing but spaces, tabs or a carriage return
-    where trim(raw_line, chr(32) || chr(9) || chr(13)) <> ''
+    -- a blank line (nothing but white space) carries nothing and is not counted
+    where not regexp_full_match(raw_line, '\s*')
 ),
 
 fields_extracted as (
@@ -45,13 +56,12 @@ fields_extracted as (
     from non_blank_lines
 ),
 
--- The JSON type of every value, computed once (see the json_* macros).
-value_types as (
+-- The JSON text of every value (see the json_* macros): a string keeps its quotes.
+value_texts as (
     select
         *,
         {%- for field in session_fields %}
-            line_fields.{{ field }} as raw_{{ field }},
-            json_type(line_fields.{{ field }}) as raw_{{ field }}_type{% if not loop.last %},{% endif %}
+            cast(line_fields.{{ field }} as varchar) as raw_{{ field }}_text{% if not loop.last %},{% endif %}
         {%- endfor %}
     from fields_extracted
 ),
@@ -95,7 +105,7 @@ typed as (
             key for key in line_keys
             if key not in ('id', 'charger_id', 'user_id', 'energy', 'total_cost', 'start_time', 'end_time')
         ] end as unexpected_keys
-    from value_types
+    from value_texts
 ),
 
 final as (

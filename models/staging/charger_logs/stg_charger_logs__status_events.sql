@@ -9,15 +9,9 @@
         {%- do flat_fields.append(measure ~ '_' ~ phase) -%}
     {%- endfor -%}
 {%- endfor -%}
-{%- set raw_columns = ['raw_id', 'raw_charger_id', 'raw_charger_timestamp', 'raw_server_timestamp'] -%}
-{%- for phase in phases -%}
-    {%- for measure in measures -%}
-        {%- do raw_columns.append('raw_' ~ measure ~ '_l' ~ phase) -%}
-    {%- endfor -%}
-{%- endfor -%}
 {%- set key_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp', 'charger_phases'] -%}
 {%- set known_keys_sql = "'" ~ (key_fields + flat_fields) | join("', '") ~ "'" -%}
-{#- explicit types for from_json: every field is read as raw JSON so that its type can be checked -#}
+{#- explicit types for from_json: every field is read as raw JSON text so that its type can be checked -#}
 {%- set json_fields = [] -%}
 {%- for field in key_fields + flat_fields -%}
     {%- do json_fields.append('"' ~ field ~ '": "JSON"') -%}
@@ -36,12 +30,23 @@ source_lines as (
     from {{ source('charger_logs', 'charger_log_status') }}
 ),
 
-numbered_lines as (
+-- The first position of each file, from the narrow (file, position) pairs: cheaper than a window
+-- that would carry every line's text.
+file_starts as (
     select
         source_file,
-        raw_line,
-        scan_position - min(scan_position) over (partition by source_file) + 1 as line_number
+        min(scan_position) as first_scan_position
     from source_lines
+    group by source_file
+),
+
+numbered_lines as (
+    select
+        source_lines.source_file,
+        source_lines.raw_line,
+        source_lines.scan_position - file_starts.first_scan_position + 1 as line_number
+    from source_lines
+    inner join file_starts on source_lines.source_file = file_starts.source_file
 ),
 
 non_blank_lines as (
@@ -51,8 +56,8 @@ non_blank_lines as (
         line_number,
         coalesce(left(ltrim(raw_line), 1) = '{' and json_valid(raw_line), false) as is_json_object
     from numbered_lines
-    -- blank: nothing but spaces, tabs or a carriage return
-    where trim(raw_line, chr(32) || chr(9) || chr(13)) <> ''
+    -- a blank line (nothing but white space) carries nothing and is not counted
+    where not regexp_full_match(raw_line, '\s*')
 ),
 
 fields_extracted as (
@@ -61,8 +66,9 @@ fields_extracted as (
         raw_line,
         line_number,
         is_json_object,
-        case when is_json_object then json_keys(raw_line) end as line_keys,
-        case when is_json_object then from_json(raw_line, '{{ status_structure }}') end as line_fields
+        case when is_json_object then from_json(raw_line, '{{ status_structure }}') end as line_fields,
+        -- every key is followed by one colon, so a line cannot hold more keys than colons
+        length(raw_line) - length(replace(raw_line, ':', '')) as colon_count
     from non_blank_lines
 ),
 
@@ -74,7 +80,7 @@ layout_resolved as (
             when line_fields.charger_phases is not null then 'nested'
             else 'flat'
         end as status_layout,
-        coalesce(json_type(line_fields.charger_phases) = 'ARRAY', false) as has_phase_array
+        coalesce(left(cast(line_fields.charger_phases as varchar), 1) = '[', false) as has_phase_array
     from fields_extracted
 ),
 
@@ -102,34 +108,40 @@ phases_by_id as (
     from phase_elements
 ),
 
--- Raw JSON value of every measurement in one shape, whatever the layout.
-measurements_unified as (
+-- The text of every value as JSON wrote it (a string keeps its quotes), whatever the layout: the
+-- typed reads below accept a value only when its text is a JSON number, so type drift shows.
+value_texts as (
     select
         *,
         {%- for phase in phases %}
             {%- for measure in measures %}
-                case
+                cast(case
                     when status_layout = 'nested' then nested_l{{ phase }}.{{ measure }}
                     else line_fields.{{ measure }}_{{ phase }}
-                end as raw_{{ measure }}_l{{ phase }},
+                end as varchar) as raw_{{ measure }}_l{{ phase }}_text,
             {%- endfor %}
         {%- endfor %}
-        line_fields.id as raw_id,
-        line_fields.charger_id as raw_charger_id,
-        line_fields.charger_timestamp as raw_charger_timestamp,
-        line_fields.server_timestamp as raw_server_timestamp
+        cast(line_fields.id as varchar) as raw_id_text,
+        cast(line_fields.charger_id as varchar) as raw_charger_id_text,
+        cast(line_fields.charger_timestamp as varchar) as raw_charger_timestamp_text,
+        cast(line_fields.server_timestamp as varchar) as raw_server_timestamp_text,
+        -- colons the known keys and values account for; a line with more may have unknown keys
+        (
+            {%- for field in key_fields + flat_fields %}
+                cast(line_fields.{{ field }} is not null as int) +
+            {%- endfor %}
+            {%- for position in phases %}
+                {%- for field in ['id'] + measures %}
+                    cast(phase_list[{{ position }}].{{ field }} is not null as int) +
+                {%- endfor %}
+            {%- endfor %}
+            coalesce(
+                length(cast(line_fields.server_timestamp as varchar))
+                - length(replace(cast(line_fields.server_timestamp as varchar), ':', '')),
+                0
+            )
+        ) as accounted_colon_count
     from phases_by_id
-),
-
--- The JSON type of every value, computed once: the typed reads below use a value only when its type
--- is the contract's, and any other type is type drift.
-value_types as (
-    select
-        *,
-        {%- for column in raw_columns %}
-            json_type({{ column }}) as {{ column }}_type{% if not loop.last %},{% endif %}
-        {%- endfor %}
-    from measurements_unified
 ),
 
 typed as (
@@ -145,8 +157,8 @@ typed as (
         {{ json_integer('raw_charger_id') }} as charger_id,
         {{ json_integer('raw_charger_timestamp') }} as charger_epoch_s,
         case
-            when raw_server_timestamp_type = 'VARCHAR'
-                then epoch(try_cast(json_extract_string(raw_server_timestamp, '$') as timestamptz))
+            when left(raw_server_timestamp_text, 1) = '"'
+                then epoch(try_cast(json_extract_string(raw_server_timestamp_text, '$') as timestamptz))
             else {{ json_number('raw_server_timestamp') }}
         end as server_epoch_s,
         {%- for phase in phases %}
@@ -174,11 +186,11 @@ typed as (
             {{ json_is_not_number('raw_id', integer_only=true) }}
             or {{ json_is_not_number('raw_charger_id', integer_only=true) }}
             or {{ json_is_not_number('raw_charger_timestamp', integer_only=true) }}
-            or coalesce(raw_server_timestamp_type not in ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE'), false)
             or (
-                raw_server_timestamp_type = 'VARCHAR'
-                and try_cast(json_extract_string(raw_server_timestamp, '$') as timestamptz) is null
+                left(raw_server_timestamp_text, 1) = '"'
+                and try_cast(json_extract_string(raw_server_timestamp_text, '$') as timestamptz) is null
             )
+            or (left(raw_server_timestamp_text, 1) <> '"' and {{ json_is_not_number('raw_server_timestamp') }})
             or (status_layout = 'nested' and not has_phase_array)
             {%- for phase in phases %}
                 {%- for measure in measures %}
@@ -192,14 +204,16 @@ typed as (
             and (
                 phase_element_count > 3
                 or phase_element_count
-                <> (nested_l1 is not null)::int + (nested_l2 is not null)::int + (nested_l3 is not null)::int
+                <> cast(nested_l1 is not null as int)
+                + cast(nested_l2 is not null as int)
+                + cast(nested_l3 is not null as int)
             )
         ) as is_invalid_phase_array,
-        case when is_json_object then [
-            key for key in line_keys
+        case when is_json_object and colon_count > accounted_colon_count then [
+            key for key in json_keys(raw_line)
             if key not in ({{ known_keys_sql }})  -- noqa: LT05
         ] end as unexpected_keys
-    from value_types
+    from value_texts
 ),
 
 flagged as (
@@ -211,7 +225,7 @@ flagged as (
             or {{ any_phase('current_l{p}_a < 0 or voltage_l{p}_v < 0 or temperature_l{p}_c < -273.15') }}
         ) as is_impossible_value,
         server_epoch_s - charger_epoch_s as clock_skew_s,
-        has_phase_l1::int + has_phase_l2::int + has_phase_l3::int as phase_count
+        cast(has_phase_l1 as int) + cast(has_phase_l2 as int) + cast(has_phase_l3 as int) as phase_count
     from typed
 ),
 
