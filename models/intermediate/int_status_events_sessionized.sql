@@ -1,8 +1,26 @@
 {#- One row per distinct status measurement, attributed to the charging session it belongs to, or labelled idle. -#}
 with
 
+-- Only what the profiles and briefings read: this table holds every kept measurement, so each
+-- column costs (lineage and plausibility flags stay in int_status_events_classified).
 status_events as (
-    select * from {{ ref('int_status_events_deduplicated') }}
+    select
+        event_id,
+        charger_id,
+        status_layout,
+        phase_count,
+        charger_epoch_s,
+        charger_at,
+        server_epoch_s,
+        {%- for phase in [1, 2, 3] %}
+            current_l{{ phase }}_a,
+            voltage_l{{ phase }}_v,
+            temperature_l{{ phase }}_c,
+        {%- endfor %}
+        is_late_arrival,
+        has_clock_error,
+        has_missing_measurement
+    from {{ ref('int_status_events_deduplicated') }}
 ),
 
 sessions as (

@@ -66,9 +66,7 @@ fields_extracted as (
         raw_line,
         line_number,
         is_json_object,
-        case when is_json_object then from_json(raw_line, '{{ status_structure }}') end as line_fields,
-        -- every key is followed by one colon, so a line cannot hold more keys than colons
-        length(raw_line) - length(replace(raw_line, ':', '')) as colon_count
+        case when is_json_object then from_json(raw_line, '{{ status_structure }}') end as line_fields
     from non_blank_lines
 ),
 
@@ -124,23 +122,7 @@ value_texts as (
         cast(line_fields.id as varchar) as raw_id_text,
         cast(line_fields.charger_id as varchar) as raw_charger_id_text,
         cast(line_fields.charger_timestamp as varchar) as raw_charger_timestamp_text,
-        cast(line_fields.server_timestamp as varchar) as raw_server_timestamp_text,
-        -- colons the known keys and values account for; a line with more may have unknown keys
-        (
-            {%- for field in key_fields + flat_fields %}
-                cast(line_fields.{{ field }} is not null as int) +
-            {%- endfor %}
-            {%- for position in phases %}
-                {%- for field in ['id'] + measures %}
-                    cast(phase_list[{{ position }}].{{ field }} is not null as int) +
-                {%- endfor %}
-            {%- endfor %}
-            coalesce(
-                length(cast(line_fields.server_timestamp as varchar))
-                - length(replace(cast(line_fields.server_timestamp as varchar), ':', '')),
-                0
-            )
-        ) as accounted_colon_count
+        cast(line_fields.server_timestamp as varchar) as raw_server_timestamp_text
     from phases_by_id
 ),
 
@@ -209,7 +191,7 @@ typed as (
                 + cast(nested_l3 is not null as int)
             )
         ) as is_invalid_phase_array,
-        case when is_json_object and colon_count > accounted_colon_count then [
+        case when is_json_object then [
             key for key in json_keys(raw_line)
             if key not in ({{ known_keys_sql }})  -- noqa: LT05
         ] end as unexpected_keys
