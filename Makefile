@@ -56,5 +56,8 @@ $(DATA_DIR)/_generator/manifest.json: | $(STAMP)
 bench-generator: $(STAMP)
 	$(BIN)/python -m chargerlogs.bench_generator
 
+bench: $(STAMP)
+	$(BIN)/python -m chargerlogs.bench_models
+
 clean:
 	rm -rf $(BUILD_DIR) target logs

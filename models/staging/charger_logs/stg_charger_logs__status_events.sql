@@ -1,6 +1,5 @@
 {#- One row per non-blank raw line of the status stream, both layouts unified. -#}
-{#- A view: int_status_events_classified materialises the parsed rows once; the other readers only
-    count lines or list keys, which DuckDB answers without parsing every field. -#}
+{#- A view: its one reader, int_status_events_classified, materialises the parsed rows once. -#}
 {%- set phases = [1, 2, 3] -%}
 {%- set measures = ['ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
 {%- set flat_fields = [] -%}
