@@ -1,0 +1,28 @@
+-- Sessions whose telemetry-integrated energy disagrees with the reported energy, with what may
+-- explain it (gaps, sparse telemetry, missing measurements). Compile with `dbt compile` and run the
+-- SQL from target/compiled against the warehouse.
+with
+
+briefings as (
+    select * from {{ ref('fct_session_briefings') }}
+),
+
+final as (
+    select
+        session_id,
+        charger_id,
+        started_at,
+        reported_energy_wh,
+        telemetry_energy_wh,
+        energy_ratio,
+        sample_count,
+        gap_count,
+        largest_gap_s,
+        has_sparse_telemetry,
+        has_missing_measurements
+    from briefings
+    where has_energy_mismatch
+)
+
+select * from final
+order by abs(energy_ratio - 1) desc nulls first
