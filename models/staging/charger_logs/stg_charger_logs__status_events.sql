@@ -19,45 +19,7 @@
 
 with
 
-source_lines as (
-    select
-        source_file,
-        raw_line,
-        -- Files are read one after another, each in its own line order (insertion order is
-        -- preserved), so the scan position gives each line's number within its file.
-        row_number() over () as scan_position
-    from {{ source('charger_logs', 'charger_log_status') }}
-),
-
--- The first position of each file, from the narrow (file, position) pairs: cheaper than a window
--- that would carry every line's text.
-file_starts as (
-    select
-        source_file,
-        min(scan_position) as first_scan_position
-    from source_lines
-    group by source_file
-),
-
-numbered_lines as (
-    select
-        source_lines.source_file,
-        source_lines.raw_line,
-        source_lines.scan_position - file_starts.first_scan_position + 1 as line_number
-    from source_lines
-    inner join file_starts on source_lines.source_file = file_starts.source_file
-),
-
-non_blank_lines as (
-    select
-        source_file,
-        raw_line,
-        line_number,
-        coalesce(left(ltrim(raw_line), 1) = '{' and json_valid(raw_line), false) as is_json_object
-    from numbered_lines
-    -- a blank line (nothing but white space) carries nothing and is not counted
-    where not regexp_full_match(raw_line, '\s*')
-),
+{{ non_blank_lines_ctes(source('charger_logs', 'charger_log_status')) }},
 
 fields_extracted as (
     select
