@@ -5,8 +5,30 @@ classified_sessions as (
     select * from {{ ref('int_sessions_classified') }}
 ),
 
+clean_sessions as (
+    select * from classified_sessions
+    where disposition = 'clean'
+),
+
+-- A session overlaps another on its charger when it starts before an earlier-starting session has
+-- ended, or ends after the next one has started (touching sessions do not overlap).
 final as (
     select
+        coalesce(
+            start_epoch_s < max(end_epoch_s) over (
+                partition by charger_id
+                order by start_epoch_s asc, session_id asc
+                rows between unbounded preceding and 1 preceding
+            ),
+            false
+        )
+        or coalesce(
+            end_epoch_s > lead(start_epoch_s) over (
+                partition by charger_id
+                order by start_epoch_s asc, session_id asc
+            ),
+            false
+        ) as is_overlapping,
         session_id,
         charger_id,
         user_id,
@@ -27,8 +49,7 @@ final as (
         has_unexpected_keys,
         source_file,
         line_number
-    from classified_sessions
-    where disposition = 'clean'
+    from clean_sessions
 )
 
 select * from final

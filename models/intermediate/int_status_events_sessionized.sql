@@ -41,29 +41,63 @@ trusted_clock_events as (
 
 -- ASOF join: for each measurement, the latest session of the same charger that started at or before
 -- it. Both sides are sorted once, so the cost grows as n log n with the data, not with readings x
--- sessions per charger as a range join does. When sessions overlap, the later-started session takes
--- over from its start (the earlier one is cut there and flagged in the briefing).
+-- sessions per charger as a range join does.
 events_matched_to_sessions as (
     {{ asof_latest_session('trusted_clock_events', 'sessions') }}
 ),
 
+latest_session_matches as (
+    select
+        * exclude (matched_session_id, matched_start_epoch_s, matched_end_epoch_s),
+        case when charger_epoch_s <= matched_end_epoch_s then matched_session_id end as latest_session_id,
+        case when charger_epoch_s <= matched_end_epoch_s then matched_start_epoch_s end as latest_start_epoch_s
+    from events_matched_to_sessions
+),
+
+-- A measurement after the end of the latest session started before it can still lie inside an
+-- earlier, longer session (a nested overlap): look for the latest-started session containing it
+-- among the overlapping sessions only, which are few.
+overlapping_sessions as (
+    select
+        session_id,
+        charger_id,
+        start_epoch_s,
+        end_epoch_s
+    from {{ ref('int_sessions_deduplicated') }}
+    where is_overlapping
+),
+
+nested_session_matches as (
+    select
+        latest_session_matches.event_id,
+        overlapping_sessions.session_id,
+        overlapping_sessions.start_epoch_s
+    from latest_session_matches
+    inner join overlapping_sessions
+        on
+            latest_session_matches.charger_id = overlapping_sessions.charger_id
+            and latest_session_matches.charger_epoch_s
+            between overlapping_sessions.start_epoch_s and overlapping_sessions.end_epoch_s
+    where latest_session_matches.latest_session_id is null
+    qualify row_number() over (
+        partition by latest_session_matches.event_id
+        order by overlapping_sessions.start_epoch_s desc, overlapping_sessions.session_id desc
+    ) = 1
+),
+
 final as (
     select
-        events_matched_to_sessions.* exclude (matched_session_id, matched_end_epoch_s, matched_start_epoch_s),
+        latest_session_matches.* exclude (latest_session_id, latest_start_epoch_s),  -- noqa: RF02
+        coalesce(latest_session_matches.latest_session_id, nested_session_matches.session_id) as session_id,
+        latest_session_matches.charger_epoch_s
+        - coalesce(latest_session_matches.latest_start_epoch_s, nested_session_matches.start_epoch_s) as elapsed_s,
         case
-            when events_matched_to_sessions.charger_epoch_s <= events_matched_to_sessions.matched_end_epoch_s
-                then events_matched_to_sessions.matched_session_id
-        end as session_id,
-        case
-            when events_matched_to_sessions.charger_epoch_s <= events_matched_to_sessions.matched_end_epoch_s
-                then events_matched_to_sessions.charger_epoch_s - events_matched_to_sessions.matched_start_epoch_s
-        end as elapsed_s,
-        case
-            when events_matched_to_sessions.charger_epoch_s <= events_matched_to_sessions.matched_end_epoch_s
+            when coalesce(latest_session_matches.latest_session_id, nested_session_matches.session_id) is not null
                 then 'session'
             else 'idle'
         end as attribution
-    from events_matched_to_sessions
+    from latest_session_matches
+    left join nested_session_matches on latest_session_matches.event_id = nested_session_matches.event_id
     union all by name
     select
         status_events.*,

@@ -14,29 +14,6 @@ status_events as (
     select * from {{ ref('int_status_events_sessionized') }}
 ),
 
--- A session overlaps another on its charger when it starts before an earlier-starting session has
--- ended, or ends after the next one has started. Telemetry goes to the later-started session.
-sessions_with_overlaps as (
-    select
-        *,
-        coalesce(
-            start_epoch_s < max(end_epoch_s) over (
-                partition by charger_id
-                order by start_epoch_s asc, session_id asc
-                rows between unbounded preceding and 1 preceding
-            ),
-            false
-        )
-        or coalesce(
-            end_epoch_s > lead(start_epoch_s) over (
-                partition by charger_id
-                order by start_epoch_s asc, session_id asc
-            ),
-            false
-        ) as is_overlapping
-    from sessions
-),
-
 reading_stats as (
     select
         session_id,
@@ -84,7 +61,7 @@ clock_problems as (
 
 briefings as (
     select
-        sessions_with_overlaps.*,
+        sessions.*,
         coalesce(reading_stats.sample_count, 0) as sample_count,
         coalesce(reading_stats.telemetry_energy_wh, 0) as telemetry_energy_wh,
         coalesce(reading_stats.active_charging_s, 0) as active_charging_s,
@@ -101,17 +78,17 @@ briefings as (
         {%- endfor %}
         -- the longest stretch without a sample, counting the session's start and end as edges
         case
-            when reading_stats.sample_count is null then sessions_with_overlaps.session_duration_s
+            when reading_stats.sample_count is null then sessions.session_duration_s
             else greatest(
                 coalesce(reading_stats.largest_sample_interval_s, 0),
-                reading_stats.first_sample_epoch_s - sessions_with_overlaps.start_epoch_s,
-                sessions_with_overlaps.end_epoch_s - reading_stats.last_sample_epoch_s
+                reading_stats.first_sample_epoch_s - sessions.start_epoch_s,
+                sessions.end_epoch_s - reading_stats.last_sample_epoch_s
             )
         end as largest_gap_s,
         coalesce(clock_problems.clock_error_samples, 0) as clock_error_samples
-    from sessions_with_overlaps
-    left join reading_stats on sessions_with_overlaps.session_id = reading_stats.session_id
-    left join clock_problems on sessions_with_overlaps.session_id = clock_problems.session_id
+    from sessions
+    left join reading_stats on sessions.session_id = reading_stats.session_id
+    left join clock_problems on sessions.session_id = clock_problems.session_id
 ),
 
 final as (
