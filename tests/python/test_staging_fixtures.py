@@ -28,6 +28,8 @@ PHASES = "part-00000-5f0c1b8e.json.gz"  # nested, gzip-compressed, phase arrays
 DEDUP = "charger_log_status-2.json"  # duplicates, clocks
 TRUNCATED_LAST = "charger_log_status-3.json"  # last line cut, no newline at the end
 EMPTY = "charger_log_status-4.json"  # no line at all
+INDENTED = "charger_log_status-5.json"  # a JSON line indented with a tab
+NOT_READ = (".part-00000-5f0c1b8e.json.gz.crc", "notes.json.bak")  # neither *.json nor *.json.gz
 # Files of the session stream
 SESSIONS = "part-00000-9a7d2c4e.json"
 
@@ -166,7 +168,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_lines(status / DEDUP, DEDUP_LINES)
     write_lines(status / TRUNCATED_LAST, TRUNCATED_LAST_LINES, newline_at_end=False)
     write_lines(status / EMPTY, [])
+    write_lines(status / INDENTED, ["\t" + json.dumps(flat(9901, 20901))])
     (status / "_SUCCESS").write_bytes(b"")
+    for name in NOT_READ:  # Spark's checksum (binary, not UTF-8) and a backup copy
+        (status / name).write_bytes(bytes(range(256)))
     write_lines(root / "charger_log_session" / SESSIONS, SESSION_LINES)
     return root
 
@@ -220,7 +225,11 @@ def test_every_file_is_reconciled_and_counts_its_non_blank_lines(
 ) -> None:
     rows = query_dicts(warehouse, "select * from rpt_ingestion_reconciliation")
     by_name = {Path(row["source_file"]).name: row for row in rows}
-    files = {path.name: path for path in data_dir.glob("charger_log_s*/*.json*") if path.is_file()}
+    files = {
+        path.name: path
+        for pattern in ("charger_log_s*/*.json", "charger_log_s*/*.json.gz")
+        for path in data_dir.glob(pattern)
+    }
     assert set(by_name) == set(files)
     for name, row in by_name.items():
         assert row["raw_lines"] == count_non_blank_lines(files[name]), name
@@ -247,6 +256,7 @@ def test_reconciliation_outcomes_per_file(warehouse: Path) -> None:
         DEDUP: ("status", 9, 6, 1, 1, 1),
         TRUNCATED_LAST: ("status", 2, 1, 1, 0, 0),
         EMPTY: ("status", 0, 0, 0, 0, 0),
+        INDENTED: ("status", 1, 1, 0, 0, 0),
         SESSIONS: ("session", 3, 2, 1, 0, 0),
     }
 
@@ -286,6 +296,7 @@ def test_flat_and_nested_files_in_one_folder(warehouse: Path) -> None:
         PHASES: ["nested"],
         DEDUP: ["flat"],
         TRUNCATED_LAST: ["flat"],
+        INDENTED: ["flat"],
     }
 
 
@@ -593,3 +604,19 @@ def test_id_above_bigint_range_is_quarantined_not_fatal(
     warehouse = build_data_quality(root, root.parent)
     assert quarantined(warehouse, "a.json")[1][0] == "out_of_range"
     assert status_row(warehouse, 2)["line_number"] == 2
+
+
+def test_only_json_and_gzip_json_files_are_read(warehouse: Path, data_dir: Path) -> None:
+    read = {
+        Path(row[0]).name
+        for row in query(warehouse, "select source_file from rpt_ingestion_reconciliation")
+    }
+    written = {path.name for path in data_dir.rglob("*") if path.is_file()}
+    assert set(NOT_READ) <= written and "_SUCCESS" in written
+    assert read == {name for name in written if name.endswith((".json", ".json.gz"))}
+
+
+def test_json_line_indented_with_a_tab_is_parsed(warehouse: Path) -> None:
+    row = status_row(warehouse, 9901)
+    assert row["charger_id"] == 20901 and row["line_number"] == 1
+    assert row["current_l1_a"] == 16.0
