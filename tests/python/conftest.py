@@ -53,6 +53,8 @@ def run_dbt(
         "CHARGER_DATA_DIR": str(data_dir),
         "CHARGER_DUCKDB_PATH": str(db_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # a machine zone far from UTC: results must not depend on it
+        "TZ": "America/Sao_Paulo",
     }
     command = [
         DBT,
