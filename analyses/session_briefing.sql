@@ -35,7 +35,7 @@ final as (
         coalesce(change_counts.temperature_changes, 0) as temperature_changes
     from briefings
     left join change_counts on briefings.session_id = change_counts.session_id
-    where briefings.session_id = {{ var('brief_session_id', 0) }}
+    where briefings.session_id = {{ var('brief_session_id') }}
 )
 
 select * from final

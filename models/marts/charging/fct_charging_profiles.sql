@@ -24,7 +24,7 @@ final as (
         cast(power_w / 1000.0 as double) as power_kw,
         cast(interval_s as bigint) as interval_s,
         cast(is_gap_before as boolean) as is_gap_before,
-        cast(coalesce(interval_energy_wh, 0) as double) as interval_energy_wh,
+        cast(interval_energy_wh as double) as interval_energy_wh,
         cast(accumulated_energy_wh as double) as accumulated_energy_wh,
         cast(accumulated_energy_wh / 1000.0 as double) as accumulated_energy_kwh,
         cast(has_missing_measurement as boolean) as has_missing_measurement,

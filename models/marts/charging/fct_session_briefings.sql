@@ -1,5 +1,8 @@
 {#- One row per charging session: its time, energy, cost, charging profile summary and data-quality flags. -#}
 {%- set measures = [('current', 'a'), ('voltage', 'v'), ('temperature', 'c')] -%}
+{#- an interval of active charging: integrated (no gap) and its mean total power above the threshold -#}
+{%- set active_interval = 'not is_gap_before and (previous_power_w + power_w) / 2.0 > '
+    ~ var('active_power_threshold_w') -%}
 with
 
 sessions as (
@@ -23,10 +26,8 @@ reading_stats as (
         max(interval_s) as largest_sample_interval_s,
         count(*) filter (where is_gap_before) as gap_count,
         {{ exact_sum('interval_energy_wh') }} as telemetry_energy_wh,
-        sum(interval_s) filter (
-            where not is_gap_before
-            and (previous_power_w + power_w) / 2.0 > {{ var('active_power_threshold_w') }}
-        ) as active_charging_s,
+        sum(interval_s) filter (where {{ active_interval }}) as active_charging_s,
+        {{ exact_sum('case when ' ~ active_interval ~ ' then interval_energy_wh end') }} as active_energy_wh,
         max(power_w) as peak_power_w,
         count(*) filter (where has_missing_measurement) as samples_with_missing_measurement,
         {%- for phase in [1, 2, 3] %}
@@ -43,7 +44,8 @@ reading_stats as (
     group by session_id
 ),
 
--- Measurements of the session's charger, received while the session ran, whose charger clock was wrong.
+-- Measurements of the session's charger whose charger clock was wrong and that reached the server
+-- between the session's start and its end plus late_arrival_threshold_s.
 clock_problems as (
     select
         sessions.session_id,
@@ -65,6 +67,7 @@ briefings as (
         coalesce(reading_stats.sample_count, 0) as sample_count,
         coalesce(reading_stats.telemetry_energy_wh, 0) as telemetry_energy_wh,
         coalesce(reading_stats.active_charging_s, 0) as active_charging_s,
+        reading_stats.active_energy_wh,
         reading_stats.peak_power_w,
         reading_stats.gap_count,
         reading_stats.phases_used,
@@ -113,7 +116,7 @@ final as (
             as boolean
         ) as is_default_price,
         cast(peak_power_w as double) as peak_power_w,
-        cast(telemetry_energy_wh * 3600.0 / nullif(active_charging_s, 0) as double) as avg_charging_power_w,
+        cast(active_energy_wh * 3600.0 / nullif(active_charging_s, 0) as double) as avg_charging_power_w,
         cast(phases_used as integer) as phases_used,
         {%- for phase in [1, 2, 3] %}
             {%- for measure, unit in measures %}
