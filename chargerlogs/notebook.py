@@ -1,6 +1,6 @@
 """Execute the charging-analysis notebook against a warehouse and export it to HTML.
 
-The reviewed source is ``notebooks/charging_analysis.py`` (jupytext percent format). It is
+The source is ``notebooks/charging_analysis.py`` (jupytext percent format). It is
 converted to a notebook, executed in a Python kernel of this interpreter, and written with an HTML
 export (images embedded) into an output folder. The notebook reads its parameters from the
 environment: ``CHARGER_DUCKDB_PATH`` (the warehouse) and ``BRIEF_SESSION_ID`` (the session to

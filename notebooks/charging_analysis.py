@@ -202,19 +202,21 @@ from fct_session_briefings
 display(overview.T.rename(columns={0: "value"}))
 
 # %% [markdown]
-# Input files per stream and layout. The status stream arrives in two layouts, told apart by the
-# file name: the documented flat layout (`charger_log_status-<n>.json`) and Spark part files
-# (`part-<n>-<uuid>.json[.gz]`) with nested phases; the session stream has one (flat) layout. Every
-# non-blank line of every file is accounted for: kept, quarantined, or dropped as an exact or
-# re-sent duplicate (`is_reconciled`).
+# Input files per stream and layout. The status stream arrives in two layouts: the documented flat
+# layout and Spark part files with nested phases; a file can even mix them, so each file is
+# classed by the layouts of its lines (`flat_layout_lines`, `nested_layout_lines`). The session
+# stream has one (flat) layout. Every non-blank line of every file is accounted for: kept,
+# quarantined, or dropped as an exact or re-sent duplicate (`is_reconciled`).
 
 # %%
 files = sql("""
 select
     log_stream,
     case
-        when log_stream = 'status' and regexp_matches(source_file, '/part-[^/]*$') then 'nested'
-        else 'flat'
+        when flat_layout_lines > 0 and nested_layout_lines > 0 then 'mixed'
+        when nested_layout_lines > 0 then 'nested'
+        when flat_layout_lines > 0 then 'flat'
+        else 'no JSON line'
     end as layout,
     is_gzip,
     count(*) as files,

@@ -179,7 +179,7 @@ def default_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DefaultWareho
     """Generate the default dataset and run the whole ``dbt build`` on it once per test session.
 
     Every model, seed, unit test, data test and contract of the project runs here, into a
-    temporary DuckDB file; the data-quality, notebook and mart tests all read this one build.
+    temporary DuckDB file; the default-build and notebook tests read this one build.
     """
     tmp = tmp_path_factory.mktemp("default_warehouse")
     data_dir = tmp / "data"

@@ -8,9 +8,7 @@ written, so every count of the warehouse can be checked exactly.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import (
@@ -43,29 +41,16 @@ QUARANTINE_REASONS = {
 SAMPLE_SIZE = 50
 
 
-@dataclass(frozen=True)
-class DefaultBuild:
-    """The generated data folder, its manifest, and the warehouse built from it."""
-
-    data_dir: Path
-    manifest: dict[str, Any]
-    db_path: Path
-    tmp: Path
-    fingerprints: dict[str, tuple[int, int]]
+@pytest.fixture(scope="session")
+def default_build(default_warehouse: DefaultWarehouse) -> DefaultWarehouse:
+    """The shared full build of the default dataset (see conftest)."""
+    return default_warehouse
 
 
 @pytest.fixture(scope="session")
-def default_build(default_warehouse: DefaultWarehouse) -> DefaultBuild:
-    """The shared build of the default dataset, with fingerprints of its data-quality tables."""
-    db_path = default_warehouse.db_path
-    fingerprints = {table: table_fingerprint(db_path, table) for table in DATA_QUALITY_TABLES}
-    return DefaultBuild(
-        default_warehouse.data_dir,
-        default_warehouse.manifest,
-        db_path,
-        default_warehouse.tmp,
-        fingerprints,
-    )
+def first_fingerprints(default_build: DefaultWarehouse) -> dict[str, tuple[int, int]]:
+    """Row count and hash of every data-quality table, taken before any rebuild."""
+    return {table: table_fingerprint(default_build.db_path, table) for table in DATA_QUALITY_TABLES}
 
 
 def relative(source_file: str, data_dir: Path) -> str:
@@ -74,7 +59,7 @@ def relative(source_file: str, data_dir: Path) -> str:
 
 
 def test_every_file_is_reconciled_with_the_manifest_line_counts(
-    default_build: DefaultBuild,
+    default_build: DefaultWarehouse,
 ) -> None:
     rows = query(
         default_build.db_path,
@@ -94,7 +79,7 @@ def test_every_file_is_reconciled_with_the_manifest_line_counts(
         assert is_reconciled is True, name
 
 
-def test_line_counts_match_the_files_read_independently(default_build: DefaultBuild) -> None:
+def test_line_counts_match_the_files_read_independently(default_build: DefaultWarehouse) -> None:
     rows = query(
         default_build.db_path, "select source_file, raw_lines from rpt_ingestion_reconciliation"
     )
@@ -103,7 +88,7 @@ def test_line_counts_match_the_files_read_independently(default_build: DefaultBu
 
 
 @pytest.mark.parametrize("stream", STREAMS)
-def test_stream_totals_equal_the_manifest(default_build: DefaultBuild, stream: str) -> None:
+def test_stream_totals_equal_the_manifest(default_build: DefaultWarehouse, stream: str) -> None:
     rows = query(
         default_build.db_path,
         "select sum(raw_lines), sum(clean_rows) from rpt_ingestion_reconciliation"
@@ -116,7 +101,7 @@ def test_stream_totals_equal_the_manifest(default_build: DefaultBuild, stream: s
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_quarantine_counts_per_reason_equal_the_manifest(
-    default_build: DefaultBuild, stream: str
+    default_build: DefaultWarehouse, stream: str
 ) -> None:
     rows = query(
         default_build.db_path,
@@ -129,7 +114,7 @@ def test_quarantine_counts_per_reason_equal_the_manifest(
 
 
 @pytest.mark.parametrize("stream", STREAMS)
-def test_duplicate_counts_equal_the_manifest(default_build: DefaultBuild, stream: str) -> None:
+def test_duplicate_counts_equal_the_manifest(default_build: DefaultWarehouse, stream: str) -> None:
     rows = query(
         default_build.db_path,
         "select sum(exact_duplicate_rows), sum(resent_duplicate_rows)"
@@ -151,7 +136,7 @@ def assert_raw_lines_match_files(rows: list[tuple[str, int, str]]) -> None:
         assert raw_line == lines[line_number - 1], (source_file, line_number)
 
 
-def test_sampled_quarantined_lines_point_at_their_line(default_build: DefaultBuild) -> None:
+def test_sampled_quarantined_lines_point_at_their_line(default_build: DefaultWarehouse) -> None:
     rows = query(
         default_build.db_path,
         "select source_file, line_number, raw_line from rpt_quarantined_lines"
@@ -167,7 +152,7 @@ def test_sampled_quarantined_lines_point_at_their_line(default_build: DefaultBui
 
 
 def test_every_quarantined_line_of_the_session_stream_points_at_its_line(
-    default_build: DefaultBuild,
+    default_build: DefaultWarehouse,
 ) -> None:
     rows = query(
         default_build.db_path,
@@ -180,7 +165,7 @@ def test_every_quarantined_line_of_the_session_stream_points_at_its_line(
 
 
 def test_every_quarantined_line_of_the_smallest_status_file_points_at_its_line(
-    default_build: DefaultBuild,
+    default_build: DefaultWarehouse,
 ) -> None:
     rows = query(
         default_build.db_path,
@@ -192,7 +177,7 @@ def test_every_quarantined_line_of_the_smallest_status_file_points_at_its_line(
     assert_raw_lines_match_files(rows)
 
 
-def test_kept_rows_point_at_their_line(default_build: DefaultBuild) -> None:
+def test_kept_rows_point_at_their_line(default_build: DefaultWarehouse) -> None:
     rows = query(
         default_build.db_path,
         "select source_file, line_number, event_id, charger_epoch_s"
@@ -206,7 +191,7 @@ def test_kept_rows_point_at_their_line(default_build: DefaultBuild) -> None:
         assert (written["id"], written["charger_timestamp"]) == (event_id, charger_epoch_s)
 
 
-def test_unexpected_keys_equal_the_manifest(default_build: DefaultBuild) -> None:
+def test_unexpected_keys_equal_the_manifest(default_build: DefaultWarehouse) -> None:
     rows = query(
         default_build.db_path,
         "select log_stream, json_key, sum(line_count) from rpt_unexpected_keys group by all",
@@ -218,7 +203,7 @@ def test_unexpected_keys_equal_the_manifest(default_build: DefaultBuild) -> None
 
 
 def test_clock_reset_chargers_are_the_chargers_with_clock_errors(
-    default_build: DefaultBuild,
+    default_build: DefaultWarehouse,
 ) -> None:
     rows = query(
         default_build.db_path,
@@ -230,7 +215,7 @@ def test_clock_reset_chargers_are_the_chargers_with_clock_errors(
 
 
 def test_null_measurements_and_unknown_fields_are_kept_and_flagged(
-    default_build: DefaultBuild,
+    default_build: DefaultWarehouse,
 ) -> None:
     rows = query(
         default_build.db_path,
@@ -241,7 +226,7 @@ def test_null_measurements_and_unknown_fields_are_kept_and_flagged(
     assert rows == [(defects["null_measurement"], defects["unknown_field"])]
 
 
-def test_every_clock_reset_row_is_flagged(default_build: DefaultBuild) -> None:
+def test_every_clock_reset_row_is_flagged(default_build: DefaultWarehouse) -> None:
     # A clock-reset row may also get a line defect (quarantined, but still parsed when the line is
     # not cut) or be written twice; the copies are left out, the rest must all be flagged.
     rows = query(
@@ -257,11 +242,13 @@ def test_every_clock_reset_row_is_flagged(default_build: DefaultBuild) -> None:
     assert 0 < clean_flagged <= flagged
 
 
-def test_a_second_build_gives_identical_tables(default_build: DefaultBuild) -> None:
-    # runs last in this module: it rebuilds the warehouse the other tests read
+def test_a_second_build_gives_identical_tables(
+    default_build: DefaultWarehouse, first_fingerprints: dict[str, tuple[int, int]]
+) -> None:
+    # runs last in this module: it rebuilds the warehouse the other tests read (identically)
     build_data_quality(default_build.data_dir, default_build.tmp)
     again = {
         table: table_fingerprint(default_build.db_path, table) for table in DATA_QUALITY_TABLES
     }
     assert all(count > 0 for count, _ in again.values())
-    assert again == default_build.fingerprints
+    assert again == first_fingerprints

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, VENV_BIN, query, query_dicts, run_dbt
+from conftest import VENV_BIN, query, query_dicts, run_dbt
 
 MARTS = (
     "fct_session_briefings",
@@ -242,11 +242,3 @@ def test_building_twice_gives_the_same_marts(clean_build: tuple[Path, Path, Path
     before = table_fingerprints(db)
     run_dbt(["run"], data, db, tmp)
     assert table_fingerprints(db) == before
-
-
-def test_readme_quick_start_is_the_make_targets() -> None:
-    readme = (PROJECT_DIR / "README.md").read_text()
-    makefile = (PROJECT_DIR / "Makefile").read_text()
-    assert "make run" in readme and "make test" in readme
-    assert "\nrun:" in makefile and "\ntest:" in makefile
-    assert "make test" in (PROJECT_DIR / ".ci" / "run").read_text()

@@ -90,6 +90,23 @@ duplicate_counts as (
     group by source_file
 ),
 
+-- The layout of each line that parsed as a JSON object (sessions have the flat layout only).
+layout_counts as (
+    select
+        source_file,
+        count(*) filter (where status_layout = 'flat') as flat_layout_lines,
+        count(*) filter (where status_layout = 'nested') as nested_layout_lines
+    from status_classified
+    group by source_file
+    union all
+    select
+        source_file,
+        count(*) filter (where disposition_reason is distinct from 'malformed_json') as flat_layout_lines,
+        0 as nested_layout_lines
+    from session_classified
+    group by source_file
+),
+
 final as (
     select
         cast(log_files.log_stream as varchar) as log_stream,
@@ -100,6 +117,8 @@ final as (
         cast(coalesce(quarantine_counts.quarantined_rows, 0) as bigint) as quarantined_rows,
         cast(coalesce(duplicate_counts.exact_duplicate_rows, 0) as bigint) as exact_duplicate_rows,
         cast(coalesce(duplicate_counts.resent_duplicate_rows, 0) as bigint) as resent_duplicate_rows,
+        cast(coalesce(layout_counts.flat_layout_lines, 0) as bigint) as flat_layout_lines,
+        cast(coalesce(layout_counts.nested_layout_lines, 0) as bigint) as nested_layout_lines,
         coalesce(raw_line_counts.raw_lines, 0) = (
             coalesce(clean_row_counts.clean_rows, 0)
             + coalesce(quarantine_counts.quarantined_rows, 0)
@@ -111,6 +130,7 @@ final as (
     left join clean_row_counts on log_files.source_file = clean_row_counts.source_file
     left join quarantine_counts on log_files.source_file = quarantine_counts.source_file
     left join duplicate_counts on log_files.source_file = duplicate_counts.source_file
+    left join layout_counts on log_files.source_file = layout_counts.source_file
 )
 
 select * from final
