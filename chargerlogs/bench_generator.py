@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from chargerlogs.cli import OneLineErrorParser, positive_int
 from chargerlogs.generate import generate
 from chargerlogs.options import Options, without_defects
 
@@ -16,16 +17,18 @@ from chargerlogs.options import Options, without_defects
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate a dataset, print status rows, wall seconds and status rows per second."""
     defaults = Options(out=Path("."))
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="python -m chargerlogs.bench_generator",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Measure chargerlogs-generate's throughput with its default options.",
     )
     parser.add_argument(
-        "--chargers", type=int, default=defaults.chargers, help="number of chargers"
+        "--chargers", type=positive_int, default=defaults.chargers, help="number of chargers"
     )
-    parser.add_argument("--days", type=int, default=defaults.days, help="number of days")
-    parser.add_argument("--workers", type=int, default=defaults.workers, help="worker processes")
+    parser.add_argument("--days", type=positive_int, default=defaults.days, help="number of days")
+    parser.add_argument(
+        "--workers", type=positive_int, default=defaults.workers, help="worker processes"
+    )
     parser.add_argument("--clean", action="store_true", help="generate without defects")
     parser.add_argument(
         "--out",
@@ -34,8 +37,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="folder to write into and remove afterwards (default: a new temporary folder)",
     )
     args = parser.parse_args(argv)
-    if args.chargers < 1 or args.days < 1 or args.workers < 1:
-        parser.error("--chargers, --days and --workers must be at least 1")
     if args.out is not None and args.out.exists():
         parser.error(f"--out {args.out} exists")
     parent = Path(tempfile.mkdtemp(prefix="chargerlogs-bench-"))

@@ -27,6 +27,8 @@ from string import Template
 import duckdb
 import yaml
 
+from chargerlogs.cli import OneLineErrorParser, positive_int
+
 PROG = "python -m chargerlogs.bench_models"
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_CHARGERS = 125
@@ -252,14 +254,6 @@ class BenchError(Exception):
     """A step of the benchmark failed; the message is one line."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{PROG}: error: {message}\n")
-        sys.exit(2)
-
-
 @dataclass(frozen=True)
 class StepResult:
     """Wall time and peak resident memory of one subprocess."""
@@ -310,19 +304,9 @@ class Agreement:
         )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the benchmark."""
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog=PROG,
         description=(
             "Build the dbt models on a large dataset with `dbt run` and compare their wall time "
@@ -334,14 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chargers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"chargers of the generated dataset (default {DEFAULT_CHARGERS}: with the default "
         "days, about 5 million status lines)",
     )
     parser.add_argument(
         "--days",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"simulated days of the generated dataset (default {DEFAULT_DAYS})",
     )
@@ -354,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         help="threads of the reference statement's DuckDB and dbt's --threads (default: the "
         "number of cores, which is also what DuckDB inside dbt uses)",

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import duckdb
 import jupytext
@@ -29,6 +29,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from traitlets import default
+
+from chargerlogs.cli import OneLineErrorParser
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = PROJECT_DIR / "notebooks" / "charging_analysis.py"
@@ -155,16 +157,9 @@ def run_notebook(
     return NotebookRun(notebook_path, html_path, seconds)
 
 
-class _OneLineErrorParser(argparse.ArgumentParser):
-    """Argument parser whose usage errors are one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m chargerlogs.notebook``."""
-    parser = _OneLineErrorParser(
+    parser = OneLineErrorParser(
         prog="python -m chargerlogs.notebook",
         description=(
             "Execute the charging-analysis notebook against a DuckDB warehouse (opened read-only "

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+from chargerlogs.cli import OneLineErrorParser, non_negative_int, positive_int, price, share
 
 PROG = "chargerlogs-generate"
 RUN_ONLY_OPTIONS = ("workers", "force", "quiet")
@@ -91,54 +92,6 @@ class Options:
         return values
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{PROG}: error: {message}\n")
-        sys.exit(2)
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-def _price(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < value < 100.0:
-        raise argparse.ArgumentTypeError(f"must be a positive price below 100, got {text}")
-    return value
-
-
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -147,7 +100,7 @@ def _day(text: str) -> date:
 
 
 def _seed(text: str) -> int:
-    value = _non_negative_int(text)
+    value = non_negative_int(text)
     if value >= 2**63:
         raise argparse.ArgumentTypeError(f"must be below 2**63, got {text}")
     return value
@@ -156,7 +109,7 @@ def _seed(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``chargerlogs-generate``; ``--help`` documents every option."""
     d = Options(out=Path("."))
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog=PROG,
         allow_abbrev=False,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -177,10 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="random seed; the same arguments give byte-identical files",
     )
     parser.add_argument(
-        "--chargers", type=_positive_int, default=d.chargers, help="number of chargers in the fleet"
+        "--chargers", type=positive_int, default=d.chargers, help="number of chargers in the fleet"
     )
     parser.add_argument(
-        "--days", type=_positive_int, default=d.days, help="number of simulated days"
+        "--days", type=positive_int, default=d.days, help="number of simulated days"
     )
     parser.add_argument(
         "--start",
@@ -203,56 +156,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--gzip-level",
-        type=_positive_int,
+        type=positive_int,
         default=d.gzip_level,
         help="gzip compression level, 1 (fast) to 9 (small)",
     )
     parser.add_argument(
         "--rows-per-file",
-        type=_positive_int,
+        type=positive_int,
         default=d.rows_per_file,
         help="status rows per status file",
     )
     parser.add_argument(
         "--sample-interval",
-        type=_positive_int,
+        type=positive_int,
         default=d.sample_interval,
         help="regular seconds between two status samples of a charger",
     )
     parser.add_argument(
         "--burst-rate",
-        type=_rate,
+        type=share,
         default=d.burst_rate,
         help="share of sample intervals that start a burst of samples 1-5 s apart",
     )
     parser.add_argument(
         "--gap-rate",
-        type=_rate,
+        type=share,
         default=d.gap_rate,
         help="expected gaps (lost samples, minutes to hours) per sample",
     )
     parser.add_argument(
-        "--default-price", type=_price, default=d.default_price, help="default unit price, EUR/kWh"
+        "--default-price", type=price, default=d.default_price, help="default unit price, EUR/kWh"
     )
     parser.add_argument(
         "--admin-price-share",
-        type=_rate,
+        type=share,
         default=d.admin_price_share,
         help="share of chargers whose admin set another unit price",
     )
     for name, text in DEFECT_RATES.items():
         parser.add_argument(
-            "--" + name.replace("_", "-"), type=_rate, default=getattr(d, name), help=text
+            "--" + name.replace("_", "-"), type=share, default=getattr(d, name), help=text
         )
     parser.add_argument(
         "--anomaly-rate",
-        type=_rate,
+        type=share,
         default=d.anomaly_rate,
         help="share of sessions with a labelled anomaly (see anomalies.csv)",
     )
     parser.add_argument(
         "--clock-reset-chargers",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=d.clock_reset_chargers,
         help="number of chargers whose clock is reset years back for hours",
     )
@@ -265,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=d.workers,
         help="worker processes (the output does not depend on it)",
     )

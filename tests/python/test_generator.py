@@ -78,27 +78,26 @@ def phases_of(record: dict) -> dict[int, dict]:
     }
 
 
-def parsed_status(out: Path) -> list[dict]:
-    """Every status line that is valid JSON, parsed."""
+def parsed_lines(out: Path, stream: str) -> list[dict]:
+    """Every line of a stream that is valid JSON, parsed."""
     rows = []
-    for lines in stream_lines(out, "charger_log_status").values():
+    for lines in stream_lines(out, stream).values():
         for line in lines:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
     return rows
+
+
+def parsed_status(out: Path) -> list[dict]:
+    """Every status line that is valid JSON, parsed."""
+    return parsed_lines(out, "charger_log_status")
 
 
 def sessions_of(out: Path) -> list[dict]:
-    rows = []
-    for lines in stream_lines(out, "charger_log_session").values():
-        for line in lines:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
+    """Every session line that is valid JSON, parsed."""
+    return parsed_lines(out, "charger_log_session")
 
 
 def telemetry_by_charger(out: Path) -> dict[int, list[tuple[int, dict[int, dict]]]]:
