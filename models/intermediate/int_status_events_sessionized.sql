@@ -23,13 +23,23 @@ status_events as (
     from {{ ref('int_status_events_deduplicated') }}
 ),
 
+all_sessions as (
+    select
+        session_id,
+        charger_id,
+        start_epoch_s,
+        end_epoch_s,
+        is_overlapping
+    from {{ ref('int_sessions_deduplicated') }}
+),
+
 sessions as (
     select
         session_id,
         charger_id,
         start_epoch_s,
         end_epoch_s
-    from {{ ref('int_sessions_deduplicated') }}
+    from all_sessions
     -- two sessions starting at the same second on one charger: the higher id takes the telemetry
     qualify row_number() over (partition by charger_id, start_epoch_s order by session_id desc) = 1
 ),
@@ -63,7 +73,7 @@ overlapping_sessions as (
         charger_id,
         start_epoch_s,
         end_epoch_s
-    from {{ ref('int_sessions_deduplicated') }}
+    from all_sessions
     where is_overlapping
 ),
 
