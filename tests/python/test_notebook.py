@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import jupytext
 import nbformat
 import pytest
-from conftest import PROJECT_DIR, DefaultWarehouse
+from conftest import PROJECT_DIR, DefaultWarehouse, query
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 
 from chargerlogs.notebook import (
@@ -61,15 +60,6 @@ def executed(warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """Execute the notebook once on the default warehouse with its default session."""
     run = run_notebook(warehouse_file, tmp_path_factory.mktemp("notebook_out"))
     return ExecutedNotebook(run, nbformat.read(run.notebook_path, as_version=4))
-
-
-def query(db_path: Path, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-    """Run one query on a read-only connection and close it (an open connection blocks dbt)."""
-    connection = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return connection.execute(sql, list(params or [])).fetchall()
-    finally:
-        connection.close()
 
 
 def tagged_cells(notebook: Any, tag: str) -> list[Any]:
