@@ -1,8 +1,15 @@
-{#- One row per non-blank raw session line, with what became of it: kept, quarantined or dropped as a duplicate. -#}
+{#- One row per non-blank raw session line, with its reason code: null when the session is kept. -#}
 with
 
 sessions as (
     select * from {{ ref('stg_charger_logs__sessions') }}
+),
+
+reasons as (
+    select
+        reason_code,
+        disposition
+    from {{ ref('quarantine_reasons') }}
 ),
 
 -- The first occurrence of a session id wins (file, then line); a later line with the same id is a
@@ -11,43 +18,40 @@ ranked_by_session_id as (
     select
         *,
         row_number() over by_session_id as session_id_rank,
-        first_value(payload_hash) over by_session_id as first_hash_of_session_id
+        first_value(values_hash) over by_session_id as first_hash_of_session_id
     from sessions
-    where rejection_reason is null
+    where reason_code is null
     window by_session_id as (
         partition by session_id
         order by source_file asc, line_number asc
     )
 ),
 
-valid_classified as (
+well_formed_classified as (
     select
-        * exclude (session_id_rank, first_hash_of_session_id),
+        * exclude (reason_code, session_id_rank, first_hash_of_session_id),
         case
             when session_id_rank = 1 then null
-            when payload_hash = first_hash_of_session_id then 'exact_duplicate'
+            when values_hash = first_hash_of_session_id then 'exact_duplicate'
             else 'conflicting_duplicate'
-        end as disposition_reason
+        end as reason_code
     from ranked_by_session_id
 ),
 
--- Both branches carry every staging column; `union all by name` matches them by name.
+all_classified as (
+    select * from well_formed_classified
+    union all by name
+    select * from sessions
+    where reason_code is not null
+),
+
+-- The raw text is kept for quarantined lines only, as for readings.
 final as (
     select
-        *,
-        case
-            when disposition_reason is null then 'clean'
-            when disposition_reason = 'exact_duplicate' then 'duplicate'
-            else 'quarantined'
-        end as disposition
-    from valid_classified
-    union all by name
-    select
-        sessions.*,
-        'quarantined' as disposition,
-        sessions.rejection_reason as disposition_reason
-    from sessions
-    where sessions.rejection_reason is not null
+        all_classified.* exclude (raw_line, values_hash),
+        case when reasons.disposition = 'quarantined' then all_classified.raw_line end as raw_line
+    from all_classified
+    left join reasons on all_classified.reason_code = reasons.reason_code
 )
 
 select * from final  -- noqa: AM04

@@ -6,7 +6,7 @@ independent_averages as (
     select
         charger_id,
         count(*) as session_count,
-        sum(end_epoch_s - start_epoch_s) * 1.0 / count(*) as avg_session_duration_s
+        sum(ended_epoch_s - started_epoch_s) * 1.0 / count(*) as avg_session_duration_s
     from {{ ref('int_sessions_deduplicated') }}
     group by charger_id
 ),

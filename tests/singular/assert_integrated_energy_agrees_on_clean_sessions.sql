@@ -10,8 +10,8 @@ clean_sessions as (
     where
         not has_no_telemetry
         and not has_sparse_telemetry
-        and not has_missing_measurements
-        and not has_clock_problem
+        and missing_measurement_reading_count = 0
+        and clock_error_reading_count = 0
         and not is_overlapping
         and gap_count = 0
         and reported_energy_wh >= 1000

@@ -1,4 +1,4 @@
-{#- One row per charging session per telemetry sample. -#}
+{#- One row per reading of a charging session: the session's charging profile. -#}
 with
 
 session_readings as (
@@ -7,29 +7,30 @@ session_readings as (
 
 final as (
     select
-        cast(session_id as bigint) as session_id,
-        cast(sample_seq as bigint) as sample_seq,
-        cast(event_id as bigint) as event_id,
-        cast(charger_id as bigint) as charger_id,
-        cast(charger_at as timestamp) as measured_at,
-        cast(elapsed_s as bigint) as elapsed_s,
-        cast(phase_count as integer) as phase_count,
+        session_id,
+        reading_seq,
+        reading_id,
+        charger_id,
+        measured_at,
+        elapsed_s,
+        phase_count,
         {%- for phase in [1, 2, 3] %}
-            cast(current_l{{ phase }}_a as double) as current_l{{ phase }}_a,
-            cast(voltage_l{{ phase }}_v as double) as voltage_l{{ phase }}_v,
-            cast(temperature_l{{ phase }}_c as double) as temperature_l{{ phase }}_c,
-            cast(power_l{{ phase }}_w as double) as power_l{{ phase }}_w,
+            current_l{{ phase }}_a,
+            voltage_l{{ phase }}_v,
+            temperature_l{{ phase }}_c,
+            power_l{{ phase }}_w,
         {%- endfor %}
-        cast(power_w as double) as power_w,
-        cast(power_w / 1000.0 as double) as power_kw,
-        cast(interval_s as bigint) as interval_s,
-        cast(is_gap_before as boolean) as is_gap_before,
-        cast(interval_energy_wh as double) as interval_energy_wh,
-        cast(accumulated_energy_wh as double) as accumulated_energy_wh,
-        cast(accumulated_energy_wh / 1000.0 as double) as accumulated_energy_kwh,
-        cast(has_missing_measurement as boolean) as has_missing_measurement,
-        cast(is_late_arrival as boolean) as is_late_arrival,
-        cast(status_layout as varchar) as status_layout
+        power_w,
+        power_w / 1000.0 as power_kw,
+        interval_s,
+        is_gap_before,
+        is_active_interval,
+        interval_energy_wh,
+        accumulated_energy_wh,
+        accumulated_energy_wh / 1000.0 as accumulated_energy_kwh,
+        has_missing_measurement,
+        is_late_arrival,
+        line_layout
     from session_readings
 )
 

@@ -1,4 +1,4 @@
-{#- One row per session sample, measure and phase that changed by more than the threshold (vs the previous sample). -#}
+{#- One row per session reading, measure and phase that changed by more than the threshold (vs the previous reading). -#}
 {%- set variables = [
     ('current_a', 'current_l{p}_a', var('big_change_deadband_current_a')),
     ('voltage_v', 'voltage_l{p}_v', var('big_change_deadband_voltage_v')),
@@ -19,21 +19,21 @@ session_readings as (
 ),
 
 -- One branch per variable and phase, each keeping only its big changes (so the long form is never
--- built for the unchanged samples).
+-- built for the unchanged readings).
 changes as (
     {%- for variable, phase, column, deadband in series %}
         select
             session_id,
-            sample_seq,
-            event_id,
+            reading_seq,
+            reading_id,
             charger_id,
-            charger_at,
+            measured_at,
             elapsed_s,
             '{{ variable }}' as measure,
             '{{ phase }}' as phase,
             previous_{{ column }} as previous_value,
             {{ column }} as new_value,
-            {{ deadband }} as deadband
+            cast({{ deadband }} as double) as deadband
         from session_readings
         where {{ is_big_change('previous_' ~ column, column, deadband) }}
         {% if not loop.last %}union all{% endif %}
@@ -42,24 +42,25 @@ changes as (
 
 final as (
     select
-        cast(session_id as bigint) as session_id,
-        cast(sample_seq as bigint) as sample_seq,
-        cast(measure as varchar) as measure,
-        cast(phase as varchar) as phase,
-        cast(event_id as bigint) as event_id,
-        cast(charger_id as bigint) as charger_id,
-        cast(charger_at as timestamp) as measured_at,
-        cast(elapsed_s as bigint) as elapsed_s,
-        cast(previous_value as double) as previous_value,
-        cast(new_value as double) as new_value,
-        cast(new_value - previous_value as double) as change_abs,
-        cast(
-            case when previous_value <> 0 then round((new_value - previous_value) / abs(previous_value) * 100, 4) end
-            as double
-        ) as change_pct,
-        cast(case when new_value > previous_value then 'increase' else 'decrease' end as varchar) as direction,
+        session_id,
+        reading_seq,
+        measure,
+        phase,
+        reading_id,
+        charger_id,
+        measured_at,
+        elapsed_s,
+        previous_value,
+        new_value,
+        new_value - previous_value as change_abs,
+        -- a percentage of a baseline inside the deadband (noise around zero) means nothing
+        case
+            when abs(previous_value) > deadband
+                then round((new_value - previous_value) / abs(previous_value) * 100, 6)
+        end as change_pct,
+        case when new_value > previous_value then 'increase' else 'decrease' end as direction,
         cast({{ var('big_change_threshold_pct') }} as double) as threshold_pct,
-        cast(deadband as double) as deadband
+        deadband
     from changes
 )
 

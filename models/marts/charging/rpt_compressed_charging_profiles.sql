@@ -1,4 +1,4 @@
-{#- One row per session sample kept in the compressed profile: first, last, and every big-change sample. -#}
+{#- One row per session reading kept in the compressed profile: first, last, and every big-change reading. -#}
 with
 
 profiles as (
@@ -9,51 +9,51 @@ big_changes as (
     select * from {{ ref('rpt_big_changes') }}
 ),
 
-changed_samples as (
+changed_readings as (
     select
         session_id,
-        sample_seq,
+        reading_seq,
         count(*) as big_change_count,
         string_agg(measure || ' ' || phase, ', ' order by measure, phase) as changed_series
     from big_changes
-    group by session_id, sample_seq
+    group by session_id, reading_seq
 ),
 
 profiles_marked as (
     select
         profiles.*,
-        profiles.sample_seq = 1 as is_first_sample,
-        profiles.sample_seq = max(profiles.sample_seq) over (partition by profiles.session_id) as is_last_sample,
-        coalesce(changed_samples.big_change_count, 0) as big_change_count,
-        changed_samples.changed_series
+        profiles.reading_seq = 1 as is_first_reading,
+        profiles.reading_seq = max(profiles.reading_seq) over (partition by profiles.session_id) as is_last_reading,
+        coalesce(changed_readings.big_change_count, 0) as big_change_count,
+        changed_readings.changed_series
     from profiles
-    left join changed_samples
+    left join changed_readings
         on
-            profiles.session_id = changed_samples.session_id
-            and profiles.sample_seq = changed_samples.sample_seq
+            profiles.session_id = changed_readings.session_id
+            and profiles.reading_seq = changed_readings.reading_seq
 ),
 
 final as (
     select
-        cast(session_id as bigint) as session_id,
-        cast(sample_seq as bigint) as sample_seq,
-        cast(event_id as bigint) as event_id,
-        cast(charger_id as bigint) as charger_id,
-        cast(measured_at as timestamp) as measured_at,
-        cast(elapsed_s as bigint) as elapsed_s,
+        session_id,
+        reading_seq,
+        reading_id,
+        charger_id,
+        measured_at,
+        elapsed_s,
         {%- for phase in [1, 2, 3] %}
-            cast(current_l{{ phase }}_a as double) as current_l{{ phase }}_a,
-            cast(voltage_l{{ phase }}_v as double) as voltage_l{{ phase }}_v,
-            cast(temperature_l{{ phase }}_c as double) as temperature_l{{ phase }}_c,
+            current_l{{ phase }}_a,
+            voltage_l{{ phase }}_v,
+            temperature_l{{ phase }}_c,
         {%- endfor %}
-        cast(power_w as double) as power_w,
-        cast(accumulated_energy_wh as double) as accumulated_energy_wh,
-        cast(is_first_sample as boolean) as is_first_sample,
-        cast(is_last_sample as boolean) as is_last_sample,
-        cast(big_change_count as bigint) as big_change_count,
-        cast(changed_series as varchar) as changed_series
+        power_w,
+        accumulated_energy_wh,
+        is_first_reading,
+        is_last_reading,
+        big_change_count,
+        changed_series
     from profiles_marked
-    where is_first_sample or is_last_sample or big_change_count > 0
+    where is_first_reading or is_last_reading or big_change_count > 0
 )
 
 select * from final

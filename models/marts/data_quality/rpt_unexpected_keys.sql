@@ -1,30 +1,8 @@
-{#- One row per input file and top-level JSON key that the documented layouts do not have. -#}
+{#- One row per input file and JSON key that the documented layouts do not have. -#}
 with
 
-status_lines as (
-    select * from {{ ref('int_status_events_classified') }}
-),
-
-session_lines as (
-    select * from {{ ref('int_sessions_classified') }}
-),
-
-lines_with_unexpected_keys as (
-    select
-        'status' as log_stream,
-        source_file,
-        line_number,
-        unexpected_keys
-    from status_lines
-    where has_unexpected_keys
-    union all
-    select
-        'session' as log_stream,
-        source_file,
-        line_number,
-        unexpected_keys
-    from session_lines
-    where has_unexpected_keys
+log_lines as (
+    select * from {{ ref('int_log_lines_classified') }}
 ),
 
 keys_unnested as (
@@ -33,16 +11,17 @@ keys_unnested as (
         source_file,
         line_number,
         unnest(unexpected_keys) as json_key
-    from lines_with_unexpected_keys
+    from log_lines
+    where len(unexpected_keys) > 0
 ),
 
 final as (
     select
-        cast(log_stream as varchar) as log_stream,
-        cast(source_file as varchar) as source_file,
-        cast(json_key as varchar) as json_key,
-        cast(count(*) as bigint) as line_count,
-        cast(min(line_number) as bigint) as first_line_number
+        log_stream,
+        source_file,
+        json_key,
+        count(*) as line_count,
+        min(line_number) as first_line_number
     from keys_unnested
     group by log_stream, source_file, json_key
 )

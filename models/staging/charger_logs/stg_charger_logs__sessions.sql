@@ -1,21 +1,31 @@
-{#- One row per non-blank raw line of the session stream. -#}
+{#- One row per non-blank raw line of the session stream: a finished charging session. -#}
 {%- set session_fields = ['id', 'charger_id', 'user_id', 'energy', 'total_cost', 'start_time', 'end_time'] -%}
 with
 
-{{ non_blank_lines_ctes(source('charger_logs', 'charger_log_session')) }},
+session_lines as (
+    select
+        source_file,
+        line_number,
+        raw_line
+    from {{ ref('base_charger_logs__session_lines') }}
+),
+
+objects_recognised as (
+    select
+        *,
+        coalesce(regexp_matches(raw_line, '^\s*\{') and json_valid(raw_line), false) as is_json_object
+    from session_lines
+),
 
 fields_extracted as (
     select
-        source_file,
-        raw_line,
-        line_number,
-        is_json_object,
+        *,
         case when is_json_object then json_keys(raw_line) end as line_keys,
         case when is_json_object then from_json(raw_line, '{
             "id": "JSON", "charger_id": "JSON", "user_id": "JSON", "energy": "JSON",
             "total_cost": "JSON", "start_time": "JSON", "end_time": "JSON"
         }') end as line_fields
-    from non_blank_lines
+    from objects_recognised
 ),
 
 -- The JSON text of every value (see the json_* macros): a string keeps its quotes.
@@ -34,13 +44,15 @@ typed as (
         line_number,
         raw_line,
         is_json_object,
+        -- the session stream has one layout; a line that is not a JSON object has none
+        case when is_json_object then 'flat' end as line_layout,
         {{ json_integer('raw_id') }} as session_id,
         {{ json_integer('raw_charger_id') }} as charger_id,
         {{ json_integer('raw_user_id') }} as user_id,
         {{ json_number('raw_energy') }} as energy_wh,
         {{ json_number('raw_total_cost') }} as total_cost_eur,
-        {{ json_integer('raw_start_time') }} as start_epoch_s,
-        {{ json_integer('raw_end_time') }} as end_epoch_s,
+        {{ json_integer('raw_start_time') }} as started_epoch_s,
+        {{ json_integer('raw_end_time') }} as ended_epoch_s,
         (
             {{ json_is_null('raw_id') }}
             or {{ json_is_null('raw_charger_id') }}
@@ -65,7 +77,7 @@ typed as (
         ) as is_type_mismatch,
         case when is_json_object then [
             key for key in line_keys
-            if key not in ('id', 'charger_id', 'user_id', 'energy', 'total_cost', 'start_time', 'end_time')
+            if key not in ('{{ session_fields | join("', '") }}')
         ] end as unexpected_keys
     from value_texts
 ),
@@ -81,38 +93,38 @@ final as (
             when is_type_mismatch then 'type_mismatch'
             when
                 coalesce(
-                    session_id <= 0 or charger_id <= 0 or start_epoch_s <= 0 or energy_wh < 0 or total_cost_eur < 0,
+                    session_id <= 0
+                    or charger_id <= 0
+                    or started_epoch_s <= 0
+                    or energy_wh < 0
+                    or total_cost_eur < 0,
                     false
                 )
                 or is_integer_overflow
                 then 'out_of_range'
-            when end_epoch_s < start_epoch_s then 'end_before_start'
-        end as rejection_reason,
+            when ended_epoch_s < started_epoch_s then 'end_before_start'
+        end as reason_code,
+        line_layout,
         session_id,
         charger_id,
         user_id,
-        start_epoch_s,
-        end_epoch_s,
-        {{ epoch_to_timestamp('start_epoch_s') }} as started_at,
-        {{ epoch_to_timestamp('end_epoch_s') }} as ended_at,
-        end_epoch_s - start_epoch_s as session_duration_s,
+        started_epoch_s,
+        ended_epoch_s,
+        {{ epoch_to_timestamp('started_epoch_s') }} as started_at,
+        {{ epoch_to_timestamp('ended_epoch_s') }} as ended_at,
+        ended_epoch_s - started_epoch_s as session_duration_s,
         energy_wh,
-        energy_wh / 1000.0 as energy_kwh,
         total_cost_eur,
         case when energy_wh > 0 then round(total_cost_eur / (energy_wh / 1000.0), 4) end as unit_price_eur_per_kwh,
-        user_id is null as is_missing_user,
-        energy_wh is null or total_cost_eur is null as has_missing_measurement,
-        coalesce(energy_wh > {{ var('plausible_session_energy_max_wh') }}, false) as is_energy_implausible,
         coalesce(
-            total_cost_eur / nullif(energy_wh / 1000.0, 0) > {{ var('plausible_unit_price_max_eur_per_kwh') }},
+            energy_wh > {{ var('plausible_session_energy_max_wh') }}
+            or total_cost_eur / nullif(energy_wh / 1000.0, 0) > {{ var('plausible_unit_price_max_eur_per_kwh') }}
+            or ended_epoch_s - started_epoch_s > {{ var('plausible_session_duration_max_s') }},
             false
-        ) as is_unit_price_implausible,
-        coalesce(end_epoch_s - start_epoch_s > {{ var('plausible_session_duration_max_s') }}, false)
-            as is_duration_implausible,
-        coalesce(len(unexpected_keys), 0) > 0 as has_unexpected_keys,
+        ) as is_implausible,
         unexpected_keys,
         -- identifies a session event's content: equal hashes mean the same values
-        hash(session_id, charger_id, user_id, energy_wh, total_cost_eur, start_epoch_s, end_epoch_s) as payload_hash
+        hash(session_id, charger_id, user_id, energy_wh, total_cost_eur, started_epoch_s, ended_epoch_s) as values_hash
     from typed
 )
 

@@ -1,5 +1,5 @@
-{#- One row per non-blank raw line of the status stream, both layouts unified. -#}
-{#- A view: its one reader, int_status_events_classified, materialises the parsed rows once. -#}
+{#- One row per non-blank raw line of the status stream (a reading), both layouts unified. -#}
+{#- A view: its one reader, int_readings_classified, materialises the parsed rows once. -#}
 {%- set phases = [1, 2, 3] -%}
 {%- set measures = ['ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
 {%- set flat_fields = [] -%}
@@ -9,26 +9,34 @@
     {%- endfor -%}
 {%- endfor -%}
 {%- set key_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp', 'charger_phases'] -%}
-{%- set known_keys_sql = "'" ~ (key_fields + flat_fields) | join("', '") ~ "'" -%}
 {#- explicit types for from_json: every field is read as raw JSON text so that its type can be checked -#}
 {%- set json_fields = [] -%}
 {%- for field in key_fields + flat_fields -%}
     {%- do json_fields.append('"' ~ field ~ '": "JSON"') -%}
 {%- endfor -%}
-{%- set status_structure = '{' ~ json_fields | join(', ') ~ '}' -%}
-
 with
 
-{{ non_blank_lines_ctes(source('charger_logs', 'charger_log_status')) }},
+status_lines as (
+    select
+        source_file,
+        line_number,
+        raw_line
+    from {{ ref('base_charger_logs__status_lines') }}
+),
+
+objects_recognised as (
+    select
+        *,
+        coalesce(regexp_matches(raw_line, '^\s*\{') and json_valid(raw_line), false) as is_json_object
+    from status_lines
+),
 
 fields_extracted as (
     select
-        source_file,
-        raw_line,
-        line_number,
-        is_json_object,
-        case when is_json_object then from_json(raw_line, '{{ status_structure }}') end as line_fields
-    from non_blank_lines
+        *,
+        case when is_json_object then from_json(raw_line, '{{ "{" ~ json_fields | join(", ") ~ "}" }}') end
+            as line_fields
+    from objects_recognised
 ),
 
 layout_resolved as (
@@ -38,7 +46,7 @@ layout_resolved as (
             when not is_json_object then null
             when line_fields.charger_phases is not null then 'nested'
             else 'flat'
-        end as status_layout,
+        end as line_layout,
         coalesce(left(cast(line_fields.charger_phases as varchar), 1) = '[', false) as has_phase_array
     from fields_extracted
 ),
@@ -75,7 +83,7 @@ value_texts as (
         {%- for phase in phases %}
             {%- for measure in measures %}
                 cast(case
-                    when status_layout = 'nested' then nested_l{{ phase }}.{{ measure }}
+                    when line_layout = 'nested' then nested_l{{ phase }}.{{ measure }}
                     else line_fields.{{ measure }}_{{ phase }}
                 end as varchar) as raw_{{ measure }}_l{{ phase }}_text,
             {%- endfor %}
@@ -93,17 +101,17 @@ typed as (
         line_number,
         raw_line,
         is_json_object,
-        status_layout,
+        line_layout,
         has_phase_array,
         phase_element_count,
-        {{ json_integer('raw_id') }} as event_id,
+        {{ json_integer('raw_id') }} as reading_id,
         {{ json_integer('raw_charger_id') }} as charger_id,
-        {{ json_integer('raw_charger_timestamp') }} as charger_epoch_s,
+        {{ json_integer('raw_charger_timestamp') }} as measured_epoch_s,
         case
             when left(raw_server_timestamp_text, 1) = '"'
                 then epoch(try_cast(json_extract_string(raw_server_timestamp_text, '$') as timestamptz))
             else {{ json_number('raw_server_timestamp') }}
-        end as server_epoch_s,
+        end as received_epoch_s,
         {%- for phase in phases %}
             {{ json_number('raw_ac_current_rms_l' ~ phase) }} / 100.0 as current_l{{ phase }}_a,
             {{ json_number('raw_ac_voltage_rms_l' ~ phase) }} as voltage_l{{ phase }}_v,
@@ -134,7 +142,7 @@ typed as (
                 and try_cast(json_extract_string(raw_server_timestamp_text, '$') as timestamptz) is null
             )
             or (left(raw_server_timestamp_text, 1) <> '"' and {{ json_is_not_number('raw_server_timestamp') }})
-            or (status_layout = 'nested' and not has_phase_array)
+            or (line_layout = 'nested' and not has_phase_array)
             {%- for phase in phases %}
                 {%- for measure in measures %}
                     or {{ json_is_not_number('raw_' ~ measure ~ '_l' ~ phase) }}
@@ -154,7 +162,7 @@ typed as (
         ) as is_invalid_phase_array,
         case when is_json_object then [
             key for key in json_keys(raw_line)
-            if key not in ({{ known_keys_sql }})  -- noqa: LT05
+            if key not in ('{{ (key_fields + flat_fields) | join("', '") }}')  -- noqa: LT05
         ] end as unexpected_keys
     from value_texts
 ),
@@ -163,11 +171,11 @@ flagged as (
     select
         *,
         (
-            coalesce(event_id <= 0 or charger_id <= 0 or charger_epoch_s <= 0, false)
+            coalesce(reading_id <= 0 or charger_id <= 0 or measured_epoch_s <= 0, false)
             or is_integer_overflow
             or {{ any_phase('current_l{p}_a < 0 or voltage_l{p}_v < 0 or temperature_l{p}_c < -273.15') }}
         ) as is_impossible_value,
-        server_epoch_s - charger_epoch_s as clock_skew_s,
+        received_epoch_s - measured_epoch_s as clock_skew_s,
         cast(has_phase_l1 as int) + cast(has_phase_l2 as int) + cast(has_phase_l3 as int) as phase_count
     from typed
 ),
@@ -183,15 +191,15 @@ final as (
             when is_type_mismatch then 'type_mismatch'
             when is_invalid_phase_array then 'invalid_phase_array'
             when is_impossible_value then 'out_of_range'
-        end as rejection_reason,
-        event_id,
+        end as reason_code,
+        reading_id,
         charger_id,
-        status_layout,
+        line_layout,
         phase_count,
-        charger_epoch_s,
-        {{ epoch_to_timestamp('charger_epoch_s') }} as charger_at,
-        server_epoch_s,
-        {{ epoch_to_timestamp('server_epoch_s') }} as server_at,
+        measured_epoch_s,
+        {{ epoch_to_timestamp('measured_epoch_s') }} as measured_at,
+        received_epoch_s,
+        {{ epoch_to_timestamp('received_epoch_s') }} as received_at,
         {%- for phase in phases %}
             current_l{{ phase }}_a,
             voltage_l{{ phase }}_v,
@@ -209,7 +217,6 @@ final as (
             or clock_skew_s < -{{ var('clock_ahead_tolerance_s') }},
             false
         ) as has_clock_error,
-        server_epoch_s is null as is_missing_server_timestamp,
         (
             {%- for phase in phases %}
                 (has_phase_l{{ phase }} and (
@@ -220,26 +227,28 @@ final as (
             {%- endfor %}
             or phase_count = 0
         ) as has_missing_measurement,
-        {{ any_phase('current_l{p}_a > ' ~ var('plausible_current_max_a')) }} as is_current_implausible,
-        {{ any_phase(
-            'voltage_l{p}_v not between ' ~ var('plausible_voltage_min_v') ~ ' and ' ~ var('plausible_voltage_max_v')
-        ) }} as is_voltage_implausible,
-        {{ any_phase(
-            'temperature_l{p}_c not between ' ~ var('plausible_temperature_min_c')
-            ~ ' and ' ~ var('plausible_temperature_max_c')
-        ) }} as is_temperature_implausible,
-        coalesce(len(unexpected_keys), 0) > 0 as has_unexpected_keys,
+        (
+            {{ any_phase('current_l{p}_a > ' ~ var('plausible_current_max_a')) }}
+            or {{ any_phase(
+                'voltage_l{p}_v not between ' ~ var('plausible_voltage_min_v')
+                ~ ' and ' ~ var('plausible_voltage_max_v')
+            ) }}
+            or {{ any_phase(
+                'temperature_l{p}_c not between ' ~ var('plausible_temperature_min_c')
+                ~ ' and ' ~ var('plausible_temperature_max_c')
+            ) }}
+        ) as is_implausible,
         unexpected_keys,
-        -- identifies a measurement: equal hashes mean the same charger, time and values
+        -- identifies a reading's content: equal hashes mean the same charger, time and values
         hash(
             charger_id,
-            charger_epoch_s,
+            measured_epoch_s,
             {%- for phase in phases %}
                 current_l{{ phase }}_a,
                 voltage_l{{ phase }}_v,
                 temperature_l{{ phase }}_c{% if not loop.last %},{% endif %}
             {%- endfor %}
-        ) as measurement_hash
+        ) as values_hash
     from flagged
 )
 

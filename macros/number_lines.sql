@@ -1,0 +1,38 @@
+{# The non-blank lines of a raw-line source with their line number within their file (blank lines count). #}
+{% macro number_lines(source_relation) -%}
+with
+
+source_lines as (
+    select
+        source_file,
+        raw_line,
+        -- Files are read one after another, each in its own line order (DuckDB's
+        -- preserve_insertion_order, on by default and checked by a data test), so the scan position
+        -- gives each line's number within its file.
+        row_number() over () as scan_position
+    from {{ source_relation }}
+),
+
+-- The first position of each file, from the narrow (file, position) pairs: cheaper than a window
+-- partitioned by file that would carry every line's text.
+file_starts as (
+    select
+        source_file,
+        min(scan_position) as first_scan_position
+    from source_lines
+    group by source_file
+),
+
+final as (
+    select
+        source_lines.source_file,
+        source_lines.scan_position - file_starts.first_scan_position + 1 as line_number,
+        source_lines.raw_line
+    from source_lines
+    inner join file_starts on source_lines.source_file = file_starts.source_file
+    -- a blank line (nothing but white space) carries nothing and is not counted
+    where not regexp_full_match(source_lines.raw_line, '\s*')
+)
+
+select * from final
+{%- endmacro %}

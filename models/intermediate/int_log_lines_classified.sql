@@ -1,0 +1,79 @@
+{#- The line ledger: one row per non-blank raw line of both streams, and what became of it. -#}
+with
+
+readings as (
+    select
+        source_file,
+        line_number,
+        reading_id,
+        charger_id,
+        line_layout,
+        reason_code,
+        raw_line,
+        unexpected_keys
+    from {{ ref('int_readings_classified') }}
+),
+
+sessions as (
+    select
+        source_file,
+        line_number,
+        session_id,
+        charger_id,
+        line_layout,
+        reason_code,
+        raw_line,
+        unexpected_keys
+    from {{ ref('int_sessions_classified') }}
+),
+
+reasons as (
+    select
+        reason_code,
+        disposition
+    from {{ ref('quarantine_reasons') }}
+),
+
+lines as (
+    select
+        'status' as log_stream,
+        source_file,
+        line_number,
+        reading_id as record_id,
+        charger_id,
+        line_layout,
+        reason_code,
+        raw_line,
+        unexpected_keys
+    from readings
+    union all
+    select
+        'session' as log_stream,
+        source_file,
+        line_number,
+        session_id as record_id,
+        charger_id,
+        line_layout,
+        reason_code,
+        raw_line,
+        unexpected_keys
+    from sessions
+),
+
+final as (
+    select
+        lines.log_stream,
+        lines.source_file,
+        lines.line_number,
+        lines.record_id,
+        lines.charger_id,
+        lines.line_layout,
+        lines.reason_code,
+        coalesce(reasons.disposition, 'clean') as disposition,
+        lines.raw_line,
+        lines.unexpected_keys
+    from lines
+    left join reasons on lines.reason_code = reasons.reason_code
+)
+
+select * from final

@@ -1,0 +1,92 @@
+{#- One row per kept reading measured inside a charging session, with its session. -#}
+{#- A view: read once, by int_session_readings_integrated. Readings outside every session (an idle
+    charger) and readings whose charger clock is wrong are not attributed and not stored here. -#}
+{{ config(materialized='view') }}
+with
+
+readings as (
+    select
+        reading_id,
+        charger_id,
+        line_layout,
+        phase_count,
+        measured_epoch_s,
+        measured_at,
+        {%- for phase in [1, 2, 3] %}
+            current_l{{ phase }}_a,
+            voltage_l{{ phase }}_v,
+            temperature_l{{ phase }}_c,
+        {%- endfor %}
+        is_late_arrival,
+        has_missing_measurement,
+        is_implausible
+    from {{ ref('int_readings_deduplicated') }}
+    where not has_clock_error
+),
+
+sessions as (
+    select
+        session_id,
+        charger_id,
+        started_epoch_s,
+        ended_epoch_s,
+        is_overlapping
+    from {{ ref('int_sessions_deduplicated') }}
+),
+
+-- Two sessions starting in the same second on one charger: the higher id takes the readings.
+sessions_by_start as (
+    select * from sessions
+    qualify row_number() over (partition by charger_id, started_epoch_s order by session_id desc) = 1
+),
+
+-- ASOF join: each reading with the latest session of its charger started at or before it, kept when
+-- the reading is not after that session's end. Both sides are sorted once (n log n).
+latest_session_matches as (
+    select
+        readings.*,
+        sessions_by_start.session_id,
+        sessions_by_start.started_epoch_s
+    from readings
+    asof inner join sessions_by_start
+        on
+            readings.charger_id = sessions_by_start.charger_id
+            and readings.measured_epoch_s >= sessions_by_start.started_epoch_s
+    where readings.measured_epoch_s <= sessions_by_start.ended_epoch_s
+),
+
+-- A reading after the end of the latest session started before it can still lie inside an earlier,
+-- longer session (a nested overlap): look among the overlapping sessions only, which are few.
+nested_session_matches as (
+    select
+        readings.*,
+        sessions.session_id,
+        sessions.started_epoch_s
+    from readings
+    inner join sessions
+        on
+            readings.charger_id = sessions.charger_id
+            and readings.measured_epoch_s between sessions.started_epoch_s and sessions.ended_epoch_s
+    where
+        sessions.is_overlapping
+        and readings.reading_id not in (select latest_session_matches.reading_id from latest_session_matches)
+    qualify row_number() over (
+        partition by readings.reading_id
+        order by sessions.started_epoch_s desc, sessions.session_id desc
+    ) = 1
+),
+
+matched as (
+    select * from latest_session_matches
+    union all
+    select * from nested_session_matches
+),
+
+final as (
+    select
+        * exclude (started_epoch_s),
+        measured_epoch_s - started_epoch_s as elapsed_s
+    from matched
+)
+
+select * from final
