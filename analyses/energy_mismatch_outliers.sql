@@ -1,5 +1,5 @@
 -- Sessions whose telemetry-integrated energy disagrees with the reported energy, with what may
--- explain it (gaps, sparse telemetry, missing measurements). Compile with `dbt compile` and run the
+-- explain it (gaps, sparse telemetry, missing measurements, clock errors). Compile with `dbt compile` and run the
 -- SQL from target/compiled against the warehouse.
 with
 
@@ -15,11 +15,12 @@ final as (
         reported_energy_wh,
         telemetry_energy_wh,
         energy_ratio,
-        sample_count,
+        reading_count,
         gap_count,
         largest_gap_s,
         has_sparse_telemetry,
-        has_missing_measurements
+        missing_measurement_share,
+        clock_error_reading_count
     from briefings
     where has_energy_mismatch
 )

@@ -89,4 +89,4 @@ final as (
     from matched
 )
 
-select * from final
+select * from final  -- noqa: AM04

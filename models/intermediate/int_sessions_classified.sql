@@ -46,12 +46,19 @@ all_classified as (
 ),
 
 -- The raw text is kept for quarantined lines only, as for readings.
-final as (
+dispositions_looked_up as (
     select
-        all_classified.* exclude (raw_line, values_hash),
-        case when reasons.disposition = 'quarantined' then all_classified.raw_line end as raw_line
+        all_classified.*,
+        reasons.disposition
     from all_classified
     left join reasons on all_classified.reason_code = reasons.reason_code
+),
+
+final as (
+    select
+        * exclude (raw_line, values_hash, disposition),
+        case when disposition = 'quarantined' then raw_line end as raw_line
+    from dispositions_looked_up
 )
 
 select * from final  -- noqa: AM04

@@ -117,8 +117,9 @@ final as (
         ) as has_sparse_telemetry,
         reading_count > 0 and (
             case
+                -- rounded so that exactly the tolerance is not "more than" it despite binary fractions
                 when energy_wh > 0
-                    then abs(telemetry_energy_wh / energy_wh - 1) > {{ var('energy_mismatch_tolerance') }}
+                    then round(abs(telemetry_energy_wh / energy_wh - 1), 6) > {{ var('energy_mismatch_tolerance') }}
                 else telemetry_energy_wh > 0
             end
         ) as has_energy_mismatch,

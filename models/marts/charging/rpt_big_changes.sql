@@ -1,4 +1,4 @@
-{#- One row per session reading, measure and phase that changed by more than the threshold (vs the previous reading). -#}
+{#- One row per session reading, measure and phase that changed by more than the threshold vs the previous reading. -#}
 {%- set variables = [
     ('current_a', 'current_l{p}_a', var('big_change_deadband_current_a')),
     ('voltage_v', 'voltage_l{p}_v', var('big_change_deadband_voltage_v')),

@@ -77,7 +77,7 @@ typed as (
         ) as is_type_mismatch,
         case when is_json_object then [
             key for key in line_keys
-            if key not in ('{{ session_fields | join("', '") }}')
+            if key not in ('{{ session_fields | join("', '") }}')  -- noqa: LT05
         ] end as unexpected_keys
     from value_texts
 ),
@@ -124,7 +124,9 @@ final as (
         ) as is_implausible,
         unexpected_keys,
         -- identifies a session event's content: equal hashes mean the same values
-        hash(session_id, charger_id, user_id, energy_wh, total_cost_eur, started_epoch_s, ended_epoch_s) as values_hash
+        hash(
+            session_id, charger_id, user_id, energy_wh, total_cost_eur, started_epoch_s, ended_epoch_s
+        ) as values_hash
     from typed
 )
 
