@@ -6,9 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-DATA_DIR ?= data/default
+# The data folder: DATA_DIR, else CHARGER_DATA_DIR, else the project's own generated dataset.
+DEFAULT_DATA_DIR := data/default
+DATA_DIR ?= $(or $(CHARGER_DATA_DIR),$(DEFAULT_DATA_DIR))
 BUILD_DIR ?= build
-export CHARGER_DATA_DIR ?= $(abspath $(DATA_DIR))
+export CHARGER_DATA_DIR := $(abspath $(DATA_DIR))
 export CHARGER_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/charger_telemetry.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
@@ -23,7 +25,7 @@ run: $(STAMP) data
 	$(BIN)/python -m chargerlogs.notebook --warehouse $(CHARGER_DUCKDB_PATH) --out $(BUILD_DIR)
 	@echo ""
 	@echo "Outputs:"
-	@echo "  input data (generated, seed 42): $(CHARGER_DATA_DIR)"
+	@echo "  input data ($(DATA_ORIGIN)): $(CHARGER_DATA_DIR)"
 	@echo "  DuckDB warehouse (open read-only in a BI tool): $(CHARGER_DUCKDB_PATH)"
 	@echo "  dbt docs, one static HTML page: $(abspath $(BUILD_DIR))/docs.html"
 	@echo "  executed notebook: $(abspath $(BUILD_DIR))/charging_analysis.ipynb"
@@ -48,10 +50,20 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-data: $(DATA_DIR)/_generator/manifest.json
+# make generates only its own folder, data/default (--force: regenerate it if a run stopped
+# half-way). Any other data folder is read as it is, never written.
+ifeq ($(abspath $(DATA_DIR)),$(abspath $(DEFAULT_DATA_DIR)))
+DATA_ORIGIN := generated, seed 42
+data: $(DEFAULT_DATA_DIR)/_generator/manifest.json
 
-$(DATA_DIR)/_generator/manifest.json: | $(STAMP)
-	$(BIN)/chargerlogs-generate --out $(DATA_DIR) --seed 42 --force
+$(DEFAULT_DATA_DIR)/_generator/manifest.json: | $(STAMP)
+	$(BIN)/chargerlogs-generate --out $(DEFAULT_DATA_DIR) --seed 42 --force
+else
+DATA_ORIGIN := your own folder, read only
+data:
+	@test -d "$(CHARGER_DATA_DIR)/charger_log_status" && test -d "$(CHARGER_DATA_DIR)/charger_log_session" \
+		|| { echo "make: $(CHARGER_DATA_DIR) has no charger_log_status/ and charger_log_session/ to read" >&2; exit 1; }
+endif
 
 bench-generator: $(STAMP)
 	$(BIN)/python -m chargerlogs.bench_generator

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
-import shutil
 import sys
 import time
 import uuid
@@ -19,13 +18,13 @@ import numpy as np
 from chargerlogs.anomalies import KINDS, Anomaly
 from chargerlogs.fleet import build_fleet
 from chargerlogs.options import PROG, Options, parse_options
+from chargerlogs.ownership import GENERATOR_DIR, FolderRefused, claim
 from chargerlogs.sessions import write_sessions
 from chargerlogs.status import ChunkResult, ChunkTask, build_chunk
 
 CHARGERS_PER_CHUNK = 3
 STATUS_DIR = "charger_log_status"
 SESSION_DIR = "charger_log_session"
-GENERATOR_DIR = "_generator"
 STATUS_DEFECT_KEYS = (
     "exact_duplicate",
     "resent_duplicate",
@@ -54,7 +53,11 @@ class RunSummary:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``chargerlogs-generate``; returns the exit code."""
     options = parse_options(argv)
-    summary = generate(options)
+    try:
+        summary = generate(options)
+    except FolderRefused as refused:
+        print(f"{PROG}: error: {refused}", file=sys.stderr)
+        return 2
     _say(
         options,
         f"{PROG}: wrote {summary.status_rows:,} status lines and "
@@ -67,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def generate(options: Options) -> RunSummary:
     """Write the whole data folder for validated options; returns the totals."""
     began = time.perf_counter()
-    status_dir, session_dir, generator_dir = _prepare(options.out)
+    status_dir, session_dir, generator_dir = _prepare(options.out, options.force)
     fleet = build_fleet(options)
     rng = np.random.default_rng([options.seed, 4])
     reset_ids = frozenset(
@@ -120,14 +123,13 @@ def generate(options: Options) -> RunSummary:
     return RunSummary(written, sessions.lines, time.perf_counter() - began)
 
 
-def _prepare(out: Path) -> tuple[Path, Path, Path]:
-    """Create the data folder, removing only the generator's own folders if they exist."""
-    folders = (out / STATUS_DIR, out / SESSION_DIR, out / GENERATOR_DIR)
+def _prepare(out: Path, force: bool) -> tuple[Path, Path, Path]:
+    """Claim the data folder (or raise ``FolderRefused``) and create its empty stream folders."""
+    claim(out, force, (STATUS_DIR, SESSION_DIR))
+    folders = (out / STATUS_DIR, out / SESSION_DIR)
     for folder in folders:
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-    return folders
+        folder.mkdir()
+    return folders[0], folders[1], out / GENERATOR_DIR
 
 
 def _run(tasks: list[ChunkTask], workers: int) -> Iterator[ChunkResult]:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from chargerlogs.cli import OneLineErrorParser, non_negative_int, positive_int, price, share
+from chargerlogs.ownership import MARKER_PATH
 
 PROG = "chargerlogs-generate"
 RUN_ONLY_OPTIONS = ("workers", "force", "quiet")
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         required=True,
-        help="data folder to write (must not exist unless --force)",
+        help="data folder to write: a new or empty folder, or with --force one this generator "
+        f"wrote before (it carries {MARKER_PATH}); any other folder is refused and left as it is",
     )
     parser.add_argument(
         "--seed",
@@ -223,7 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes (the output does not depend on it)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="overwrite the generated folders of an existing --out"
+        "--force",
+        action="store_true",
+        help=f"regenerate an --out that carries {MARKER_PATH}: replace its charger_log_status/, "
+        "charger_log_session/ and _generator/, nothing else; a folder without that marker is "
+        "never touched, --force or not",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
@@ -267,8 +273,4 @@ def _problem(options: Options) -> str | None:
     )
     if line_rates > 0.5:
         return f"the status defect rates add up to {line_rates:.3f}; at most 0.5"
-    if options.out.exists() and not options.force:
-        return f"--out {options.out} exists (use --force to overwrite)"
-    if options.out.exists() and not options.out.is_dir():
-        return f"--out {options.out} is not a directory"
     return None

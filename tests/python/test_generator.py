@@ -708,9 +708,12 @@ def test_bad_argument_exits_2_with_one_line(tmp_path: Path, args: tuple[str, ...
 
 
 def test_existing_out_needs_force(tmp_path: Path) -> None:
-    result = cli("--out", str(tmp_path))
+    out = run(tmp_path / "data", "--chargers", "2", "--days", "1")
+    before = digests(out)
+    result = cli("--out", str(out), "--chargers", "2", "--days", "1")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--force" in result.stderr
+    assert digests(out) == before
     assert cli("--out").returncode == 2
 
 
