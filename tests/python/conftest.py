@@ -6,6 +6,7 @@ never share files with a build of the default warehouse running at the same time
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
@@ -22,6 +23,10 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 VENV_BIN = PROJECT_DIR / ".venv" / "bin"
 DBT = str(VENV_BIN / "dbt") if (VENV_BIN / "dbt").exists() else "dbt"
 
+SEED_REASONS = PROJECT_DIR / "seeds" / "quarantine_reasons.csv"
+# Tables are found by name in every layer's schema: tests name what they read, not where it lives.
+SEARCH_PATH = "marts,intermediate,staging,reference"
+
 # The data-quality models and everything they read: the seed of reason codes, staging, the
 # classification and de-duplication models. Nothing of the charging marts.
 DATA_QUALITY_SELECTION: tuple[str, ...] = (
@@ -29,19 +34,27 @@ DATA_QUALITY_SELECTION: tuple[str, ...] = (
     "+rpt_ingestion_reconciliation",
     "+rpt_quarantined_lines",
     "+rpt_unexpected_keys",
-    "+int_status_events_deduplicated",
-    "+int_sessions_deduplicated",
 )
 
 DATA_QUALITY_TABLES: tuple[str, ...] = (
     "rpt_ingestion_reconciliation",
     "rpt_quarantined_lines",
     "rpt_unexpected_keys",
-    "int_status_events_classified",
-    "int_status_events_deduplicated",
+    "int_log_lines_classified",
+    "int_readings_classified",
     "int_sessions_classified",
     "int_sessions_deduplicated",
 )
+
+
+def seed_reasons(log_stream: str, disposition: str) -> list[str]:
+    """The reason codes of the seed that apply to ``log_stream`` with ``disposition``."""
+    with SEED_REASONS.open(newline="", encoding="utf-8") as handle:
+        return [
+            row["reason_code"]
+            for row in csv.DictReader(handle)
+            if row["disposition"] == disposition and row["streams"] in (log_stream, "both")
+        ]
 
 
 def run_dbt(
@@ -97,6 +110,7 @@ def query(db_path: Path, sql: str, params: Sequence[Any] | None = None) -> list[
     """Run one query on a read-only connection and close it (an open connection blocks dbt)."""
     con = duckdb.connect(str(db_path), read_only=True)
     try:
+        con.execute(f"set search_path = '{SEARCH_PATH}'")
         return con.execute(sql, list(params or [])).fetchall()
     finally:
         con.close()
@@ -108,6 +122,7 @@ def query_dicts(
     """Like :func:`query`, each row as a dict keyed by column name."""
     con = duckdb.connect(str(db_path), read_only=True)
     try:
+        con.execute(f"set search_path = '{SEARCH_PATH}'")
         cursor = con.execute(sql, list(params or []))
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -18,26 +18,12 @@ from conftest import (
     count_non_blank_lines,
     file_lines,
     query,
+    seed_reasons,
     table_fingerprint,
 )
 
 STREAMS = ("charger_log_status", "charger_log_session")
 LOG_STREAM = {"charger_log_status": "status", "charger_log_session": "session"}
-QUARANTINE_REASONS = {
-    "charger_log_status": (
-        "malformed_json",
-        "missing_key_field",
-        "type_mismatch",
-        "out_of_range",
-        "conflicting_duplicate",
-    ),
-    "charger_log_session": (
-        "malformed_json",
-        "missing_key_field",
-        "type_mismatch",
-        "end_before_start",
-    ),
-}
 SAMPLE_SIZE = 50
 
 
@@ -63,8 +49,8 @@ def test_every_file_is_reconciled_with_the_manifest_line_counts(
 ) -> None:
     rows = query(
         default_build.db_path,
-        "select source_file, raw_lines, clean_rows + quarantined_rows + exact_duplicate_rows"
-        " + resent_duplicate_rows, is_reconciled from rpt_ingestion_reconciliation",
+        "select source_file, raw_lines, clean_rows + quarantined_rows + duplicate_rows,"
+        " is_reconciled from rpt_ingestion_reconciliation",
     )
     found = {relative(row[0], default_build.data_dir): row[1:] for row in rows}
     expected = {
@@ -105,11 +91,14 @@ def test_quarantine_counts_per_reason_equal_the_manifest(
 ) -> None:
     rows = query(
         default_build.db_path,
-        "select reason, count(*) from rpt_quarantined_lines where log_stream = ? group by reason",
+        "select reason_code, count(*) from rpt_quarantined_lines where log_stream = ?"
+        " group by reason_code",
         [LOG_STREAM[stream]],
     )
     defects = default_build.manifest[stream]["defects"]
-    expected = {reason: defects[reason] for reason in QUARANTINE_REASONS[stream]}
+    expected = {
+        reason: defects.get(reason, 0) for reason in seed_reasons(LOG_STREAM[stream], "quarantined")
+    }
     assert dict(rows) == {reason: count for reason, count in expected.items() if count}
 
 
@@ -117,12 +106,21 @@ def test_quarantine_counts_per_reason_equal_the_manifest(
 def test_duplicate_counts_equal_the_manifest(default_build: DefaultWarehouse, stream: str) -> None:
     rows = query(
         default_build.db_path,
-        "select sum(exact_duplicate_rows), sum(resent_duplicate_rows)"
-        " from rpt_ingestion_reconciliation where log_stream = ?",
+        "select reason_code, count(*) from int_log_lines_classified"
+        " where log_stream = ? and disposition = 'duplicate' group by reason_code",
         [LOG_STREAM[stream]],
     )
     defects = default_build.manifest[stream]["defects"]
-    assert rows == [(defects["exact_duplicate"], defects.get("resent_duplicate", 0))]
+    expected = {
+        reason: defects.get(reason, 0) for reason in seed_reasons(LOG_STREAM[stream], "duplicate")
+    }
+    assert dict(rows) == {reason: count for reason, count in expected.items() if count}
+    total = query(
+        default_build.db_path,
+        "select sum(duplicate_rows) from rpt_ingestion_reconciliation where log_stream = ?",
+        [LOG_STREAM[stream]],
+    )
+    assert total == [(sum(expected.values()),)]
 
 
 def assert_raw_lines_match_files(rows: list[tuple[str, int, str]]) -> None:
@@ -160,7 +158,7 @@ def test_every_quarantined_line_of_the_session_stream_points_at_its_line(
         " where log_stream = 'session'",
     )
     defects = default_build.manifest["charger_log_session"]["defects"]
-    assert len(rows) == sum(defects[reason] for reason in QUARANTINE_REASONS["charger_log_session"])
+    assert len(rows) == sum(defects.get(reason, 0) for reason in seed_reasons("session", "quarantined"))
     assert_raw_lines_match_files(rows)
 
 
@@ -180,15 +178,16 @@ def test_every_quarantined_line_of_the_smallest_status_file_points_at_its_line(
 def test_kept_rows_point_at_their_line(default_build: DefaultWarehouse) -> None:
     rows = query(
         default_build.db_path,
-        "select source_file, line_number, event_id, charger_epoch_s"
-        " from int_status_events_deduplicated order by hash(event_id) limit ?",
+        "select source_file, line_number, reading_id, measured_epoch_s"
+        " from int_readings_classified where reason_code is null"
+        " order by hash(reading_id) limit ?",
         [SAMPLE_SIZE],
     )
     cache: dict[str, list[str]] = {}
-    for source_file, line_number, event_id, charger_epoch_s in rows:
+    for source_file, line_number, reading_id, measured_epoch_s in rows:
         lines = cache.setdefault(source_file, file_lines(Path(source_file)))
         written = json.loads(lines[line_number - 1])
-        assert (written["id"], written["charger_timestamp"]) == (event_id, charger_epoch_s)
+        assert (written["id"], written["charger_timestamp"]) == (reading_id, measured_epoch_s)
 
 
 def test_unexpected_keys_equal_the_manifest(default_build: DefaultWarehouse) -> None:
@@ -207,7 +206,7 @@ def test_clock_reset_chargers_are_the_chargers_with_clock_errors(
 ) -> None:
     rows = query(
         default_build.db_path,
-        "select distinct charger_id from int_status_events_deduplicated where has_clock_error",
+        "select distinct charger_id from int_readings_deduplicated where has_clock_error",
     )
     expected = default_build.manifest["charger_log_status"]["clock_reset_chargers"]
     assert expected
@@ -220,7 +219,8 @@ def test_null_measurements_and_unknown_fields_are_kept_and_flagged(
     rows = query(
         default_build.db_path,
         "select count(*) filter (where has_missing_measurement),"
-        " count(*) filter (where has_unexpected_keys) from int_status_events_deduplicated",
+        " count(*) filter (where len(unexpected_keys) > 0)"
+        " from int_readings_classified where reason_code is null",
     )
     defects = default_build.manifest["charger_log_status"]["defects"]
     assert rows == [(defects["null_measurement"], defects["unknown_field"])]
@@ -232,10 +232,10 @@ def test_every_clock_reset_row_is_flagged(default_build: DefaultWarehouse) -> No
     rows = query(
         default_build.db_path,
         "select count(*) filter (where has_clock_error),"
-        " count(*) filter (where has_clock_error and disposition = 'clean')"
-        " from int_status_events_classified"
-        " where disposition_reason is distinct from 'exact_duplicate'"
-        " and disposition_reason is distinct from 'resent_duplicate'",
+        " count(*) filter (where has_clock_error and reason_code is null)"
+        " from int_readings_classified"
+        " where reason_code is null or reason_code not in"
+        " (select reason_code from quarantine_reasons where disposition = 'duplicate')",
     )
     flagged, clean_flagged = rows[0]
     assert flagged == default_build.manifest["charger_log_status"]["defects"]["clock_reset_rows"]

@@ -112,7 +112,7 @@ def test_average_session_time_per_charger_equals_python(
 def big_changes_in_python(
     profile: list[dict], threshold_pct: float, deadbands: dict[str, float]
 ) -> set[tuple[int, str, str]]:
-    """The big-change rule written independently: (sample_seq, measure, phase) that changed."""
+    """The big-change rule written independently: (reading_seq, measure, phase) that changed."""
     series = {
         (measure, f"L{phase}"): f"{measure.rsplit('_', 1)[0]}_l{phase}_{measure.rsplit('_', 1)[1]}"
         for measure in ("current_a", "voltage_v", "temperature_c", "power_w")
@@ -129,7 +129,7 @@ def big_changes_in_python(
             if change <= deadbands[measure]:
                 continue
             if old == 0 or round(change / abs(old) * 100, 6) > threshold_pct:
-                found.add((sample["sample_seq"], measure, phase))
+                found.add((sample["reading_seq"], measure, phase))
     return found
 
 
@@ -141,7 +141,7 @@ def test_big_change_report_matches_an_independent_implementation(
     session_ids = [
         row[0]
         for row in query(
-            db, "select session_id from fct_session_briefings where sample_count > 0 order by 1"
+            db, "select session_id from fct_session_briefings where reading_count > 0 order by 1"
         )
     ]
     assert session_ids
@@ -149,7 +149,7 @@ def test_big_change_report_matches_an_independent_implementation(
     for session_id in session_ids:
         profile = query_dicts(
             db,
-            "select * from fct_charging_profiles where session_id = ? order by sample_seq",
+            "select * from fct_charging_profiles where session_id = ? order by reading_seq",
             [session_id],
         )
         expected = big_changes_in_python(profile, 10.0, deadbands)
@@ -157,7 +157,7 @@ def test_big_change_report_matches_an_independent_implementation(
             (row[0], row[1], row[2])
             for row in query(
                 db,
-                "select sample_seq, measure, phase from rpt_big_changes where session_id = ?",
+                "select reading_seq, measure, phase from rpt_big_changes where session_id = ?",
                 [session_id],
             )
         }
@@ -174,17 +174,17 @@ def test_compressed_profile_keeps_first_last_and_big_change_samples(
         query(
             db,
             """
-            select session_id, sample_seq from fct_charging_profiles
-            where sample_seq = 1
-               or sample_seq = (select max(last_profile.sample_seq) from fct_charging_profiles
+            select session_id, reading_seq from fct_charging_profiles
+            where reading_seq = 1
+               or reading_seq = (select max(last_profile.reading_seq) from fct_charging_profiles
                                 as last_profile
                                 where last_profile.session_id = fct_charging_profiles.session_id)
             union
-            select session_id, sample_seq from rpt_big_changes
+            select session_id, reading_seq from rpt_big_changes
             """,
         )
     )
-    kept = set(query(db, "select session_id, sample_seq from rpt_compressed_charging_profiles"))
+    kept = set(query(db, "select session_id, reading_seq from rpt_compressed_charging_profiles"))
     assert kept == expected
     ratio = query(
         db,
@@ -242,3 +242,28 @@ def test_building_twice_gives_the_same_marts(clean_build: tuple[Path, Path, Path
     before = table_fingerprints(db)
     run_dbt(["run"], data, db, tmp)
     assert table_fingerprints(db) == before
+
+
+def test_bi_tools_see_only_the_marts_with_their_descriptions(
+    clean_build: tuple[Path, Path, Path],
+) -> None:
+    _, db, _ = clean_build
+    relations = query(
+        db,
+        "select schema_name, table_name, 'table', comment from duckdb_tables()"
+        " union all select schema_name, view_name, 'view', comment from duckdb_views()"
+        " where not internal",
+    )
+    in_marts = {name: kind for schema, name, kind, _ in relations if schema == "marts"}
+    assert in_marts == dict.fromkeys(MARTS, "table")
+    # nothing is left in the default schema; the views that read input files live in `staging`
+    assert [name for schema, name, _, _ in relations if schema == "main"] == []
+    views = {schema for schema, _, kind, _ in relations if kind == "view"}
+    assert views <= {"staging", "intermediate"}
+    assert all(comment for _, _, _, comment in relations), "every relation carries its description"
+    undocumented = query(
+        db,
+        "select table_name, column_name from duckdb_columns()"
+        " where schema_name = 'marts' and (comment is null or comment = '')",
+    )
+    assert undocumented == []

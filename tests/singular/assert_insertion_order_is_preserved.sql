@@ -1,5 +1,6 @@
--- Line numbers come from the order in which DuckDB returns the lines of each file
--- (base_charger_logs__*_lines). That order is the file's only while preserve_insertion_order is on;
--- fails if a profile or setting turns it off.
+-- Line numbers come from the order in which DuckDB returns the lines of each file: that order is the
+-- file's only while preserve_insertion_order is on. Fails if a profile or setting turns it off.
+-- depends_on: {{ ref('base_charger_logs__status_lines') }}
+-- depends_on: {{ ref('base_charger_logs__session_lines') }}
 select current_setting('preserve_insertion_order') as preserve_insertion_order
 where not current_setting('preserve_insertion_order')
