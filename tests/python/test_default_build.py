@@ -158,7 +158,9 @@ def test_every_quarantined_line_of_the_session_stream_points_at_its_line(
         " where log_stream = 'session'",
     )
     defects = default_build.manifest["charger_log_session"]["defects"]
-    assert len(rows) == sum(defects.get(reason, 0) for reason in seed_reasons("session", "quarantined"))
+    assert len(rows) == sum(
+        defects.get(reason, 0) for reason in seed_reasons("session", "quarantined")
+    )
     assert_raw_lines_match_files(rows)
 
 
