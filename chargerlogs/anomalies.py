@@ -21,7 +21,7 @@ MINUTE = 60
 
 @dataclass(frozen=True)
 class Anomaly:
-    """One labelled anomaly; times are charger time, UNIX seconds; phase None = whole session."""
+    """One labelled anomaly; times are true time, UNIX seconds; phase None = whole session."""
 
     charger_id: int
     session: int  # index of the session within its charger

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chargerlogs.anomalies import Anomaly, inject_anomalies
+from chargerlogs.clock import ClockPeriod, offsets_at, plan_clock
 from chargerlogs.fleet import ChargerSpec
 from chargerlogs.options import Options
 from chargerlogs.physics import (
@@ -20,31 +21,36 @@ from chargerlogs.physics import (
     session_energy_wh,
 )
 
-RESET_EPOCH_MIN = 946_684_800  # 2000-01-01: a reset clock restarts at some instant after this
-RESET_EPOCH_SPAN = 5 * 365 * DAY
-
 
 @dataclass
 class ChargerOutput:
-    """One charger's rows (before line-level defects) and its sessions."""
+    """One charger's rows (before line-level defects), its sessions and its clock."""
 
     spec: ChargerSpec
     true_t: np.ndarray  # int64 true sample time
-    charger_t: np.ndarray  # int64 charger_timestamp as written
+    charger_t: np.ndarray  # int64 charger_timestamp as written (true time + clock offset)
     server_ms: np.ndarray  # int64 server_timestamp in milliseconds
     batch: np.ndarray  # int64 upload batch number within the charger
     current_ca: np.ndarray
     voltage_v: np.ndarray
     temperature_c: np.ndarray
-    sessions: list[Session]
+    sessions: list[Session]  # true times
+    session_offsets: list[int]  # clock offset of each session, seconds
+    clock_periods: list[ClockPeriod]
     anomalies: list[Anomaly]
     glitch_rows: int
     clock_reset_rows: int
     late_batch_rows: int
 
 
-def simulate_charger(spec: ChargerSpec, options: Options, clock_reset: bool) -> ChargerOutput:
-    """Simulate one charger over the whole window; deterministic in (seed, charger index)."""
+def simulate_charger(
+    spec: ChargerSpec, options: Options, clock_pattern: str | None
+) -> ChargerOutput:
+    """Simulate one charger over the whole window; deterministic in (seed, charger index).
+
+    ``clock_pattern`` (see chargerlogs.clock) says how the charger's clock is reset and
+    synced; None for a clock that is right all along.
+    """
     rng = np.random.default_rng([options.seed, 1, spec.index])
     t0 = options.start_epoch
     t1 = t0 + options.days * DAY
@@ -67,22 +73,25 @@ def simulate_charger(spec: ChargerSpec, options: Options, clock_reset: bool) -> 
     glitch_rows = _glitch(
         telemetry.temperature_c, spec.phases, busy, round(options.glitch_rate * len(t)), rng
     )
-    charger_t = t.copy()
-    reset_rows = _clock_reset(t, charger_t, sessions, rng) if clock_reset else 0
+    periods = plan_clock(spec.charger_id, clock_pattern, t0, t1, sessions, rng)
+    offsets = offsets_at(periods, t)
+    session_offsets = offsets_at(periods, np.array([s.start for s in sessions], dtype=np.int64))
     batch, server_ms, late_rows = _batches(t, options.late_rate, rng)
     return ChargerOutput(
         spec=spec,
         true_t=t,
-        charger_t=charger_t,
+        charger_t=t + offsets,
         server_ms=server_ms,
         batch=batch,
         current_ca=telemetry.current_ca,
         voltage_v=telemetry.voltage_v,
         temperature_c=telemetry.temperature_c,
         sessions=sessions,
+        session_offsets=session_offsets.tolist(),
+        clock_periods=periods,
         anomalies=anomalies,
         glitch_rows=glitch_rows,
-        clock_reset_rows=reset_rows,
+        clock_reset_rows=int(np.count_nonzero(offsets)),
         late_batch_rows=late_rows,
     )
 
@@ -110,21 +119,6 @@ def _glitch(
         busy[first : first + length] = True
         rows += length
     return rows
-
-
-def _clock_reset(
-    t: np.ndarray, charger_t: np.ndarray, sessions: list[Session], rng: np.random.Generator
-) -> int:
-    """Set charger_t years back for a window of hours in the longest idle stretch."""
-    edges = [int(t[0])] + [v for s in sessions for v in (s.start, s.end)] + [int(t[-1]) + 1]
-    idle = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
-    begin, end = max(idle, key=lambda span: span[1] - span[0])
-    length = min(rng.uniform(2, 8) * HOUR, 0.8 * (end - begin))
-    first = begin + rng.uniform(0, (end - begin) - length)
-    lo, hi = np.searchsorted(t, [first, first + length])
-    target = RESET_EPOCH_MIN + int(rng.integers(0, RESET_EPOCH_SPAN))
-    charger_t[lo:hi] = target + (t[lo:hi] - t[lo])
-    return int(hi - lo)
 
 
 def _batches(

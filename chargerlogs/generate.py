@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from chargerlogs.anomalies import KINDS, Anomaly
+from chargerlogs.clock import CLOCK_PATTERNS, ClockPeriod
 from chargerlogs.fleet import build_fleet
 from chargerlogs.options import PROG, Options, parse_options
 from chargerlogs.ownership import GENERATOR_DIR, FolderRefused, claim
@@ -73,14 +74,15 @@ def generate(options: Options) -> RunSummary:
     status_dir, session_dir, generator_dir = _prepare(options.out, options.force)
     fleet = build_fleet(options)
     rng = np.random.default_rng([options.seed, 4])
-    reset_ids = frozenset(
-        fleet[int(i)].charger_id
-        for i in rng.choice(len(fleet), size=options.clock_reset_chargers, replace=False)
-    )
+    chosen = rng.choice(len(fleet), size=options.clock_reset_chargers, replace=False)
+    patterns = {
+        fleet[int(i)].charger_id: CLOCK_PATTERNS[k % len(CLOCK_PATTERNS)]
+        for k, i in enumerate(chosen)
+    }
     job = uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63)), version=4)
     tasks = [
         ChunkTask(
-            options, k, tuple(fleet[first : first + CHARGERS_PER_CHUNK]), reset_ids, status_dir
+            options, k, tuple(fleet[first : first + CHARGERS_PER_CHUNK]), patterns, status_dir
         )
         for k, first in enumerate(range(0, len(fleet), CHARGERS_PER_CHUNK))
     ]
@@ -101,6 +103,8 @@ def generate(options: Options) -> RunSummary:
     sessions = write_sessions([s for r in results for s in r.sessions], options, session_dir)
     anomalies = [a for r in results for a in r.anomalies]
     _write_anomalies(generator_dir / "anomalies.csv", anomalies, sessions.ids)
+    periods = [p for r in results for p in r.clock_periods]
+    _write_clock_periods(generator_dir / "clock_periods.csv", periods)
     manifest = {
         "generator": {"name": PROG, "version": version("chargerlogs")},
         "arguments": options.to_json(),
@@ -117,6 +121,14 @@ def generate(options: Options) -> RunSummary:
             "defects": sessions.defects,
         },
         "anomalies": {kind: sum(a.kind == kind for a in anomalies) for kind in KINDS},
+        "clock_periods": {
+            "periods": len(periods),
+            "synced_chargers": sorted(
+                {p.charger_id for p in periods if p.offset_s}
+                & {p.charger_id for p in periods if p.offset_s == 0}
+            ),
+            "reset_sessions": sum(1 for r in results for s in r.sessions if s.clock_offset_s),
+        },
     }
     text = json.dumps(manifest, indent=2) + "\n"
     (generator_dir / "manifest.json").write_text(text, encoding="utf-8")
@@ -163,7 +175,9 @@ def _name_status_files(
         "lines": sum(r.rows for r in results),
         "clean_rows": sum(r.clean_rows for r in results),
         "defects": defects,
-        "clock_reset_chargers": sorted(c for r in results for c in r.clock_reset_chargers),
+        "clock_reset_chargers": sorted(
+            {p.charger_id for r in results for p in r.clock_periods if p.offset_s}
+        ),
         "unknown_fields": sorted({f for r in results for f in r.unknown_fields}),
     }
 
@@ -184,6 +198,17 @@ def _write_anomalies(path: Path, anomalies: list[Anomaly], ids: dict[tuple[int, 
                     a.kind,
                 )
             )
+
+
+def _write_clock_periods(path: Path, periods: list[ClockPeriod]) -> None:
+    """The ground truth of every charger's clock: its periods of true time and their offsets."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(
+            ("charger_id", "period_start_server_time", "period_end_server_time", "offset_s")
+        )
+        for p in sorted(periods, key=lambda p: (p.charger_id, p.start)):
+            writer.writerow((p.charger_id, p.start, p.end, p.offset_s))
 
 
 def _say(options: Options, message: str) -> None:

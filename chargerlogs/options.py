@@ -69,7 +69,7 @@ class Options:
     glitch_rate: float = 0.003
     end_before_start_rate: float = 0.01
     anomaly_rate: float = 0.05
-    clock_reset_chargers: int = 1
+    clock_reset_chargers: int = 2
     clean: bool = False
     workers: int = 2
     force: bool = False
@@ -209,7 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--clock-reset-chargers",
         type=non_negative_int,
         default=d.clock_reset_chargers,
-        help="number of chargers whose clock is reset years back for hours",
+        help="number of chargers whose clock was reset years back: they stamp status and "
+        "session times in the reset clock until a time sync puts it right; the 1st, 4th, ... "
+        "stays reset through the window, the 2nd, 5th, ... is synced mid-window, the 3rd, "
+        "6th, ... is reset and synced inside the window",
     )
     parser.add_argument(
         "--clean",
@@ -262,8 +265,8 @@ def _problem(options: Options) -> str | None:
         return "argument --clock-reset-chargers: more than --chargers"
     if options.gzip_level > 9:
         return f"argument --gzip-level: must be 1 to 9, got {options.gzip_level}"
-    if options.start.year < 2001 or options.start.year > 2100:
-        return "argument --start: the year must be between 2001 and 2100"
+    if options.start.year < 2002 or options.start.year > 2100:
+        return "argument --start: the year must be between 2002 and 2100"
     if options.sample_interval > 3600:
         return "argument --sample-interval: at most 3600 seconds"
     line_rates = sum(

@@ -39,7 +39,10 @@ def session_cost(energy_wh: int, unit_price: float) -> float:
 
 
 def write_sessions(records: list[SessionRecord], options: Options, folder: Path) -> SessionStream:
-    """Write the sessions in end_time (arrival) order; returns the manifest facts."""
+    """Write the sessions in arrival (true end) order, stamped with their charger's clock.
+
+    Returns the manifest facts.
+    """
     rng = np.random.default_rng([options.seed, 3])
     records = sorted(records, key=lambda r: (r.end, r.charger_id, r.start))
     n = len(records)
@@ -57,8 +60,8 @@ def write_sessions(records: list[SessionRecord], options: Options, folder: Path)
             r.user_id,
             r.energy_wh,
             session_cost(r.energy_wh, r.unit_price),
-            r.start,
-            r.end,
+            r.start + r.clock_offset_s,
+            r.end + r.clock_offset_s,
         )
         for i, r in zip(ids, records, strict=True)
     ]

@@ -9,6 +9,7 @@ import numpy as np
 
 from chargerlogs.anomalies import Anomaly
 from chargerlogs.charger import ChargerOutput, simulate_charger
+from chargerlogs.clock import ClockPeriod
 from chargerlogs.defects import STATUS_LINE_DEFECTS, UNKNOWN_FIELDS, split_pool, spoil_status
 from chargerlogs.fleet import ChargerSpec
 from chargerlogs.lines import PHASE_ORDERS, format_status
@@ -23,7 +24,11 @@ BASE, RESENT, CONFLICT, DUPLICATE = 0, 1, 2, 3
 
 @dataclass(frozen=True)
 class SessionRecord:
-    """A finished session as the charger cloud reports it (id assigned later)."""
+    """A finished session as the charger cloud reports it (id assigned later).
+
+    ``start`` and ``end`` are true times; the charger stamps them with its clock, that is
+    plus ``clock_offset_s``.
+    """
 
     charger_id: int
     index: int
@@ -32,6 +37,7 @@ class SessionRecord:
     unit_price: float
     start: int
     end: int
+    clock_offset_s: int
 
 
 @dataclass
@@ -45,7 +51,7 @@ class ChunkResult:
     clean_rows: int
     sessions: list[SessionRecord]
     anomalies: list[Anomaly]
-    clock_reset_chargers: list[int]
+    clock_periods: list[ClockPeriod]
     unknown_fields: list[str] = field(default_factory=list)
 
 
@@ -56,7 +62,7 @@ class ChunkTask:
     options: Options
     index: int
     specs: tuple[ChargerSpec, ...]
-    clock_reset_ids: frozenset[int]
+    clock_patterns: dict[int, str]  # charger id -> clock pattern, for reset chargers only
     status_dir: Path
 
 
@@ -64,7 +70,7 @@ def build_chunk(task: ChunkTask) -> ChunkResult:
     """Simulate the chunk's chargers and write their rows as status files in arrival order."""
     options = task.options
     outputs = [
-        simulate_charger(spec, options, spec.charger_id in task.clock_reset_ids)
+        simulate_charger(spec, options, task.clock_patterns.get(spec.charger_id))
         for spec in task.specs
     ]
     base = _concat(outputs)
@@ -134,13 +140,20 @@ def build_chunk(task: ChunkTask) -> ChunkResult:
         clean_rows=n - sum(counts[:4]),
         sessions=[
             SessionRecord(
-                o.spec.charger_id, i, s.user_id, s.energy_wh, o.spec.unit_price, s.start, s.end
+                o.spec.charger_id,
+                i,
+                s.user_id,
+                s.energy_wh,
+                o.spec.unit_price,
+                s.start,
+                s.end,
+                offset,
             )
             for o in outputs
-            for i, s in enumerate(o.sessions)
+            for i, (s, offset) in enumerate(zip(o.sessions, o.session_offsets, strict=True))
         ],
         anomalies=[a for o in outputs for a in o.anomalies],
-        clock_reset_chargers=[o.spec.charger_id for o in outputs if o.clock_reset_rows],
+        clock_periods=[p for o in outputs for p in o.clock_periods],
         unknown_fields=unknown,
     )
 

@@ -1,4 +1,4 @@
-"""Tests of chargerlogs-generate: determinism, physics, defects, layouts, anomalies, CLI."""
+"""Tests of chargerlogs-generate: determinism, physics, defects, layouts, clocks, anomalies, CLI."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import hashlib
 import json
 import subprocess
 import sys
+from bisect import bisect_left
 from collections import Counter, defaultdict
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
+from statistics import median
 
 import duckdb
 import pytest
@@ -40,6 +43,10 @@ BATCH_RATE_KINDS = {
     "glitch_rows": "glitch_rate",
 }
 RATE = 0.02
+DAY = 86_400
+YEAR = 365 * DAY
+SESSION_KEYS = ("id", "charger_id", "start_time", "end_time")
+Period = tuple[int, int, int]  # true start, true end (UNIX s), charger clock minus true time
 
 
 def run(out: Path, *args: str) -> Path:
@@ -140,6 +147,73 @@ def digests(out: Path, skip_manifest: bool = False) -> dict[str, str]:
     }
 
 
+def clock_periods(out: Path) -> dict[int, list[Period]]:
+    """charger_id -> its clock periods in time order, from _generator/clock_periods.csv."""
+    periods: dict[int, list[Period]] = defaultdict(list)
+    with (out / "_generator" / "clock_periods.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == [
+            "charger_id",
+            "period_start_server_time",
+            "period_end_server_time",
+            "offset_s",
+        ]
+        for row in reader:
+            periods[int(row["charger_id"])].append(
+                (
+                    int(row["period_start_server_time"]),
+                    int(row["period_end_server_time"]),
+                    int(row["offset_s"]),
+                )
+            )
+    return dict(periods)
+
+
+def period_of_stamp(periods: list[Period], stamp: int) -> Period:
+    """The one period whose span in the charger's own clock holds a charger time."""
+    found = [p for p in periods if p[0] + p[2] <= stamp < p[1] + p[2]]
+    assert len(found) == 1, stamp
+    return found[0]
+
+
+def offset_at(periods: list[Period], true_t: int) -> int:
+    """The clock offset of a charger at a true instant."""
+    return next(offset for start, end, offset in periods if start <= true_t < end)
+
+
+def reset_chargers(periods: dict[int, list[Period]]) -> list[int]:
+    """The chargers with a period in a reset clock."""
+    return sorted(c for c, spans in periods.items() if any(offset for *_, offset in spans))
+
+
+def status_rows_of(out: Path, chargers: set[int]) -> list[dict]:
+    """The valid status rows of some chargers, parsed (other chargers' lines are skipped)."""
+    tags = tuple(f'"charger_id": {c},' for c in chargers)
+    rows = []
+    for name in manifest(out)["charger_log_status"]["files"]:
+        for line in read_lines(out / name):
+            if not any(tag in line for tag in tags):
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if all(row.get(k) is not None for k in STATUS_KEYS):
+                rows.append(row)
+    return rows
+
+
+def server_s(row: dict) -> float:
+    """server_timestamp in UNIX seconds, from either layout."""
+    value = row["server_timestamp"]
+    return datetime.fromisoformat(value).timestamp() if isinstance(value, str) else value
+
+
+def complete_sessions(out: Path) -> dict[int, dict]:
+    """Session id -> session, for the valid session lines with every key field."""
+    return {s["id"]: s for s in sessions_of(out) if all(s.get(k) is not None for k in SESSION_KEYS)}
+
+
 @pytest.fixture(scope="module")
 def gen_clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("clean") / "data"
@@ -176,9 +250,15 @@ def gen_defects(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--anomaly-rate",
         "1",
         "--clock-reset-chargers",
-        "2",
+        "3",
         *rates,
     )
+
+
+@pytest.fixture(scope="module")
+def gen_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default dataset, as ``make data`` writes it."""
+    return run(tmp_path_factory.mktemp("default") / "data", "--seed", "42")
 
 
 @pytest.fixture(scope="module")
@@ -565,21 +645,6 @@ def test_duplicates_arrive_later(gen_defects: Path) -> None:
     assert later == manifest(gen_defects)["charger_log_status"]["defects"]["conflicting_duplicate"]
 
 
-def test_clock_reset_rows_are_years_behind(gen_defects: Path) -> None:
-    status = manifest(gen_defects)["charger_log_status"]
-    assert len(status["clock_reset_chargers"]) == 2
-    behind = set()
-    for r in parsed_status(gen_defects):
-        if r.get("charger_timestamp") is None or r.get("charger_id") is None:
-            continue
-        if "charger_phases" in r:
-            continue
-        if r["server_timestamp"] - r["charger_timestamp"] > 365 * 86400:
-            behind.add((r["charger_id"], r["charger_timestamp"]))
-    assert behind and {c for c, _ in behind} <= set(status["clock_reset_chargers"])
-    assert len(behind) <= status["defects"]["clock_reset_rows"]
-
-
 def test_files_are_in_arrival_order_with_late_batches(gen_defects: Path) -> None:
     late = 0
     for name, lines in stream_lines(gen_defects, "charger_log_status").items():
@@ -599,6 +664,136 @@ def test_files_are_in_arrival_order_with_late_batches(gen_defects: Path) -> None
             late += t < last_time.get(cid, 0) - 3600
             last_time[cid] = max(t, last_time.get(cid, 0))
     assert late > 0
+
+
+# Clocks
+
+
+def test_default_clock_periods_cover_the_window(gen_default: Path) -> None:
+    m = manifest(gen_default)
+    periods = clock_periods(gen_default)
+    assert sorted(periods) == sorted(c["charger_id"] for c in m["chargers"])
+    for spans in periods.values():
+        assert spans[0][0] == m["window"]["start"] and spans[-1][1] == m["window"]["end"]
+        assert all(a[1] == b[0] and a[2] != b[2] for a, b in pairwise(spans))
+        assert all(offset == 0 or offset < -10 * YEAR for *_, offset in spans)
+    reset = reset_chargers(periods)
+    assert reset == m["charger_log_status"]["clock_reset_chargers"] and len(reset) == 2
+    shapes = sorted([offset != 0 for *_, offset in periods[c]] for c in reset)
+    assert shapes == [[True], [True, False]]
+    synced = [c for c in reset if len(periods[c]) == 2]
+    sync = periods[synced[0]][1][0]
+    assert sync - m["window"]["start"] > 3 * DAY and m["window"]["end"] - sync > 3 * DAY
+    assert m["clock_periods"]["synced_chargers"] == synced
+    assert m["clock_periods"]["periods"] == sum(len(spans) for spans in periods.values())
+
+
+def test_default_sessions_of_reset_chargers_are_in_the_reset_clock(gen_default: Path) -> None:
+    m = manifest(gen_default)
+    periods = clock_periods(gen_default)
+    reset = set(reset_chargers(periods))
+    charging = defaultdict(list)
+    for r in status_rows_of(gen_default, reset):
+        currents = [p.get("ac_current_rms") for p in phases_of(r).values()]
+        if max((a for a in currents if isinstance(a, int)), default=0) > 100:
+            charging[r["charger_id"]].append(r["charger_timestamp"])
+    for stamps in charging.values():
+        stamps.sort()
+    sides: dict[int, Counter] = defaultdict(Counter)
+    for s in complete_sessions(gen_default).values():
+        charger = s["charger_id"]
+        first, last = sorted((s["start_time"], s["end_time"]))
+        if charger not in reset:
+            assert m["window"]["start"] <= first and last < m["window"]["end"]
+            continue
+        # start and end are true times + the offset of the one period holding the session
+        start, end, offset = period_of_stamp(periods[charger], first)
+        assert start <= first - offset and last - offset < end
+        sides[charger][offset != 0] += 1
+        # the status rows measured during the session are stamped in the same clock
+        stamps = charging[charger]
+        i = bisect_left(stamps, first)
+        assert i < len(stamps) and stamps[i] <= last, s
+    stamped_reset = sum(counts[True] for counts in sides.values())
+    lost = sum(
+        m["charger_log_session"]["defects"][k] for k in ("malformed_json", "missing_key_field")
+    )
+    assert stamped_reset <= m["clock_periods"]["reset_sessions"] <= stamped_reset + lost
+    assert stamped_reset >= 10
+    (synced,) = m["clock_periods"]["synced_chargers"]
+    assert sides[synced][True] >= 1 and sides[synced][False] >= 1
+
+
+def test_default_status_rows_carry_the_offset_of_their_period(gen_default: Path) -> None:
+    m = manifest(gen_default)
+    periods = clock_periods(gen_default)
+    reset = reset_chargers(periods)
+    delays = defaultdict(list)
+    stamped_reset = set()
+    for r in status_rows_of(gen_default, set(reset)):
+        charger, stamp = r["charger_id"], r["charger_timestamp"]
+        start, end, offset = period_of_stamp(periods[charger], stamp)
+        measured = stamp - offset
+        assert start <= measured < end
+        # server_timestamp is true time: the upload follows the true measurement time
+        delay = server_s(r) - measured
+        assert 0.4 < delay < 3 * DAY + 2 * 3600, r
+        delays[(charger, start)].append(delay)
+        if offset:
+            stamped_reset.add((charger, stamp))
+    assert sorted(delays) == sorted((c, p[0]) for c in reset for p in periods[c])
+    # a batch of at most 20 samples is uploaded 0.5-8 s after its last sample
+    assert all(min(found) < 8 and median(found) < 600 for found in delays.values())
+    d = m["charger_log_status"]["defects"]
+    lost = d["malformed_json"] + d["missing_key_field"]
+    assert len(stamped_reset) <= d["clock_reset_rows"] <= len(stamped_reset) + lost
+
+
+def test_default_anomalies_are_in_true_time(gen_default: Path) -> None:
+    periods = clock_periods(gen_default)
+    sessions = complete_sessions(gen_default)
+    with (gen_default / "_generator" / "anomalies.csv").open(newline="") as handle:
+        anomalies = list(csv.DictReader(handle))
+    on_reset_clock = 0
+    for a in anomalies:
+        charger, start, end = int(a["charger_id"]), int(a["start_time"]), int(a["end_time"])
+        offset = offset_at(periods[charger], start)
+        assert offset_at(periods[charger], end) == offset
+        on_reset_clock += offset != 0
+        session = sessions.get(int(a["session_id"]))
+        if session is not None:
+            assert session["start_time"] - offset <= start <= end <= session["end_time"] - offset
+    assert on_reset_clock > 0
+
+
+def test_clock_patterns_take_turns(gen_defects: Path) -> None:
+    m = manifest(gen_defects)
+    periods = clock_periods(gen_defects)
+    reset = reset_chargers(periods)
+    assert reset == m["charger_log_status"]["clock_reset_chargers"] and len(reset) == 3
+    shapes = sorted([offset != 0 for *_, offset in periods[c]] for c in reset)
+    assert shapes == [[False, True, False], [True], [True, False]]
+    assert m["clock_periods"]["synced_chargers"] == [c for c in reset if len(periods[c]) > 1]
+    for s in complete_sessions(gen_defects).values():
+        first, last = sorted((s["start_time"], s["end_time"]))
+        assert period_of_stamp(periods[s["charger_id"]], first) == period_of_stamp(
+            periods[s["charger_id"]], last
+        )
+
+
+def test_reset_clocks_in_a_short_early_window(tmp_path: Path) -> None:
+    args = ("--chargers", "3", "--days", "1", "--start", "2002-01-01")
+    out = run(tmp_path / "early", *args, "--clock-reset-chargers", "3")
+    m = manifest(out)
+    periods = clock_periods(out)
+    assert len(reset_chargers(periods)) == 3
+    for spans in periods.values():
+        assert spans[0][0] == m["window"]["start"] and spans[-1][1] == m["window"]["end"]
+        assert all(offset == 0 or offset < -YEAR for *_, offset in spans)
+    for s in complete_sessions(out).values():
+        first, last = sorted((s["start_time"], s["end_time"]))
+        start, end, offset = period_of_stamp(periods[s["charger_id"]], first)
+        assert start <= first - offset and last - offset < end
 
 
 # Anomalies
@@ -627,9 +822,15 @@ def test_anomalies_are_labelled_and_visible(gen_defects: Path) -> None:
     }
     assert sum(kinds.values()) == sum(manifest(gen_defects)["anomalies"].values())
     telemetry = telemetry_by_charger(gen_defects)
+    periods = clock_periods(gen_defects)
     sessions = {s["id"]: s for s in sessions_of(gen_defects) if s.get("id") is not None}
+    on_reset_clock = 0
     for a in anomalies:
-        charger, start, end = int(a["charger_id"]), int(a["start_time"]), int(a["end_time"])
+        # anomalies.csv is in true time; the session and the telemetry in the charger's clock
+        charger = int(a["charger_id"])
+        offset = offset_at(periods[charger], int(a["start_time"]))
+        on_reset_clock += offset != 0
+        start, end = int(a["start_time"]) + offset, int(a["end_time"]) + offset
         assert start <= end and 3_500_000 <= int(a["session_id"]) <= 4_500_000
         session = sessions[int(a["session_id"])]
         assert session["start_time"] <= start and end <= session["end_time"]
@@ -661,6 +862,7 @@ def test_anomalies_are_labelled_and_visible(gen_defects: Path) -> None:
         else:
             volts = Counter(values(window, "ac_voltage_rms"))
             assert volts.most_common(1)[0][1] >= 0.9 * sum(volts.values())
+    assert on_reset_clock > 0
 
 
 # Command line
@@ -694,6 +896,7 @@ def test_help_mentions_every_option() -> None:
         ("--late-rate", "1.5"),
         ("--anomaly-rate", "abc"),
         ("--start", "2021-13-01"),
+        ("--start", "2001-06-01"),
         ("--chargers", "0"),
         ("--layout", "diagonal"),
         ("--clock-reset-chargers", "99"),
