@@ -90,12 +90,12 @@ def check_inputs(warehouse: Path, session_id: int | None) -> None:
     try:
         # Counting every session when none is asked for still proves the mart exists.
         found = connection.execute(
-            "select count(*) from fct_session_briefings where session_id = ? or ? is null",
+            "select count(*) from marts.fct_session_briefings where session_id = ? or ? is null",
             [session_id, session_id],
         ).fetchone()
     except duckdb.Error as error:
         raise NotebookInputError(
-            f"warehouse {warehouse} has no fct_session_briefings: build it with make run"
+            f"warehouse {warehouse} has no marts.fct_session_briefings: build it with make run"
         ) from error
     finally:
         connection.close()

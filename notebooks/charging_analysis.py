@@ -17,7 +17,7 @@
 # # Charging analysis
 #
 # This notebook answers the warehouse's questions with short DuckDB queries over the **marts**
-# (`fct_session_briefings`, `fct_charging_profiles`, `rpt_big_changes`,
+# (schema `marts`: `fct_session_briefings`, `fct_charging_profiles`, `rpt_big_changes`,
 # `rpt_compressed_charging_profiles`, `fct_charger_summaries`, `rpt_quarantined_lines`,
 # `rpt_ingestion_reconciliation`, `rpt_unexpected_keys`) and offline matplotlib charts:
 #
@@ -28,7 +28,10 @@
 # 5. The average session time per charger.
 # 6. Whether the energy the chargers report agrees with the energy integrated from telemetry.
 #
-# Every answer below is computed from the data shown above it.
+# Every answer below is computed from the data shown above it. The notebook reads the warehouse's
+# rules as the marts state them: flags, counts and the thresholds they were built with are columns
+# (`threshold_pct` and `deadband` of `rpt_big_changes`, `energy_mismatch_tolerance` of
+# `fct_session_briefings`), so nothing here recomputes a model's rule or reads `dbt_project.yml`.
 #
 # **Run it** after `make run` (which builds `build/charger_telemetry.duckdb`), or with
 # `python -m chargerlogs.notebook --warehouse PATH --out DIR`, which executes it and writes the
@@ -52,7 +55,6 @@ import duckdb
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import yaml
 from IPython.display import Markdown, display
 
 
@@ -78,12 +80,13 @@ print(f"session to brief: {BRIEF_SESSION_ID or 'chosen by query'}")
 # %% [markdown]
 # ## Loading the marts
 #
-# The warehouse file is attached **read-only** only while the marts are copied into an in-memory
-# DuckDB database, then detached at once, so a `dbt build` writing the file is never blocked for
-# more than a moment. The charging profile is copied for the briefed session only; the fleet-wide
-# telemetry figures are aggregated while the file is attached. All later queries run in memory.
+# The warehouse file is attached **read-only** only while the marts (schema `marts`) are copied
+# into an in-memory DuckDB database, then detached at once, so a `dbt build` writing the file is
+# never blocked for more than a moment. The charging profile is copied for the briefed session
+# only; the fleet-wide reading figures are aggregated while the file is attached. All later queries
+# run in memory.
 
-# %%
+# %% tags=["load-marts"]
 # %matplotlib inline
 pd.set_option("display.max_rows", 60)
 pd.set_option("display.max_columns", 60)
@@ -104,8 +107,8 @@ COPIED_MARTS = (
 )
 
 # The default session: a three-phase session with complete telemetry (no sparse coverage, no gap,
-# reported and integrated energy agree, no overlap, no clock problem) and the most big changes.
-# The criteria only rank, so a warehouse without such a session still yields one.
+# reported and integrated energy agree, no overlap, no reading with a clock error) and the most big
+# changes. The criteria only rank, so a warehouse without such a session still yields one.
 DEFAULT_SESSION_SQL = """
 with big_changes_per_session as (
     select session_id, count(*) as big_changes
@@ -122,7 +125,7 @@ order by
         and fct_session_briefings.gap_count = 0
         and not fct_session_briefings.has_energy_mismatch
         and not fct_session_briefings.is_overlapping
-        and not fct_session_briefings.has_clock_problem desc nulls last,
+        and fct_session_briefings.clock_error_reading_count = 0 desc nulls last,
     coalesce(big_changes_per_session.big_changes, 0) desc,
     fct_session_briefings.session_id
 limit 1
@@ -133,26 +136,26 @@ quoted_path = str(WAREHOUSE_PATH).replace("'", "''")
 db.execute(f"attach '{quoted_path}' as warehouse (read_only)")
 try:
     for mart in COPIED_MARTS:
-        db.execute(f"create table {mart} as select * from warehouse.main.{mart}")
+        db.execute(f"create table {mart} as select * from warehouse.marts.{mart}")
     if BRIEF_SESSION_ID is None:
         BRIEF_SESSION_ID = int(db.execute(DEFAULT_SESSION_SQL).fetchone()[0])
     db.execute(
-        "create table session_profile as select * from warehouse.main.fct_charging_profiles"
-        " where session_id = ? order by sample_seq",
+        "create table session_profile as select * from warehouse.marts.fct_charging_profiles"
+        " where session_id = ? order by reading_seq",
         [BRIEF_SESSION_ID],
     )
     db.execute("""
-        create table telemetry_by_layout as
+        create table readings_by_layout as
         select
-            status_layout,
-            count(*) as samples,
+            line_layout,
+            count(*) as readings,
             count(*) filter (where is_late_arrival) as late_arrivals,
             count(*) filter (where has_missing_measurement) as with_missing_measurement,
             min(measured_at) as first_measured_at,
             max(measured_at) as last_measured_at
-        from warehouse.main.fct_charging_profiles
-        group by status_layout
-        order by status_layout
+        from warehouse.marts.fct_charging_profiles
+        group by line_layout
+        order by line_layout
     """)
 finally:
     db.execute("detach warehouse")
@@ -194,7 +197,7 @@ select
     count(distinct user_id) as users,
     min(started_at) as first_session_started_at,
     max(ended_at) as last_session_ended_at,
-    sum(sample_count) as telemetry_samples_in_sessions,
+    sum(reading_count) as readings_in_sessions,
     count(*) filter (where has_no_telemetry) as sessions_without_telemetry,
     round(sum(reported_energy_wh) / 1000, 1) as reported_energy_kwh
 from fct_session_briefings
@@ -206,7 +209,7 @@ display(overview.T.rename(columns={0: "value"}))
 # layout and Spark part files with nested phases; a file can even mix them, so each file is
 # classed by the layouts of its lines (`flat_layout_lines`, `nested_layout_lines`). The session
 # stream has one (flat) layout. Every non-blank line of every file is accounted for: kept,
-# quarantined, or dropped as an exact or re-sent duplicate (`is_reconciled`).
+# quarantined, or dropped as a duplicate, exact or re-sent (`is_reconciled`).
 
 # %%
 files = sql("""
@@ -223,8 +226,7 @@ select
     sum(raw_lines) as raw_lines,
     sum(clean_rows) as clean_rows,
     sum(quarantined_rows) as quarantined_rows,
-    sum(exact_duplicate_rows) as exact_duplicate_rows,
-    sum(resent_duplicate_rows) as resent_duplicate_rows,
+    sum(duplicate_rows) as duplicate_rows,
     bool_and(is_reconciled) as is_reconciled
 from rpt_ingestion_reconciliation
 group by all
@@ -233,24 +235,24 @@ order by log_stream desc, layout
 display(files)
 
 # %% [markdown]
-# Telemetry samples attributed to sessions, by the layout they arrived in, with late arrivals (the
-# upload came more than var `late_arrival_threshold_s` after the measurement) and samples missing a
-# measurement (from `fct_charging_profiles`, aggregated while loading).
+# Readings attributed to sessions, by the layout their line arrived in, with late arrivals (flag
+# `is_late_arrival`: the upload came more than var `late_arrival_threshold_s` after the measurement)
+# and readings missing a measurement (from `fct_charging_profiles`, aggregated while loading).
 
 # %%
-layouts = sql("select * from telemetry_by_layout")
+layouts = sql("select * from readings_by_layout")
 display(layouts)
 
 # %% [markdown]
-# Quarantined lines by stream and reason, and keys outside the documented layouts (kept, listed
+# Quarantined lines by stream and reason code, and keys outside the documented layouts (kept, listed
 # for the contract).
 
 # %%
 quarantine = sql("""
-select log_stream, reason, count(*) as lines, count(distinct source_file) as files
+select log_stream, reason_code, count(*) as lines, count(distinct source_file) as files
 from rpt_quarantined_lines
 group by all
-order by log_stream desc, lines desc, reason
+order by log_stream desc, lines desc, reason_code
 """)
 display(quarantine)
 
@@ -263,27 +265,46 @@ order by log_stream desc, lines desc
 """)
 display(unexpected_keys)
 
+# %% [markdown]
+# Sessions by data-quality flag and count. A missing measurement is common but rare within a
+# session, so the briefings count such readings (`missing_measurement_reading_count`) and give their
+# share of the session's readings (`missing_measurement_share`) rather than a flag.
+
 # %%
 session_flags = sql("""
 select
     count(*) filter (where has_no_telemetry) as has_no_telemetry,
     count(*) filter (where has_sparse_telemetry) as has_sparse_telemetry,
-    count(*) filter (where has_missing_measurements) as has_missing_measurements,
+    count(*) filter (where gap_count > 0) as with_telemetry_gap,
     count(*) filter (where has_energy_mismatch) as has_energy_mismatch,
     count(*) filter (where is_overlapping) as is_overlapping,
-    count(*) filter (where has_clock_problem) as has_clock_problem,
-    count(*) filter (where gap_count > 0) as with_telemetry_gap
+    count(*) filter (where is_implausible) as is_implausible,
+    count(*) filter (where implausible_reading_count > 0) as with_implausible_readings,
+    count(*) filter (where clock_error_reading_count > 0) as with_clock_error_readings,
+    count(*) filter (where missing_measurement_reading_count > 0) as with_missing_measurements
 from fct_session_briefings
 """)
 display(session_flags.T.rename(columns={0: "sessions"}))
+
+# %%
+missing_measurements = sql("""
+select
+    sum(missing_measurement_reading_count) as missing_measurement_readings,
+    sum(reading_count) as readings,
+    median(missing_measurement_share) as median_share,
+    max(missing_measurement_share) as max_share
+from fct_session_briefings
+""")
+display(missing_measurements)
 
 # %% tags=["answer"]
 o = overview.iloc[0]
 status_files = files[files["log_stream"] == "status"]
 raw_lines = int(files["raw_lines"].sum())
 quarantined = int(files["quarantined_rows"].sum())
-exact_duplicates = int(files["exact_duplicate_rows"].sum())
-resent_duplicates = int(files["resent_duplicate_rows"].sum())
+duplicates = int(files["duplicate_rows"].sum())
+flags = session_flags.iloc[0]
+missing = missing_measurements.iloc[0]
 status_layouts = ", ".join(
     f"{int(row.files)} {row.layout}" + (" gzip" if row.is_gzip else "")
     for row in status_files.itertuples()
@@ -291,15 +312,20 @@ status_layouts = ", ".join(
 answer(
     f"{int(o.sessions)} sessions on {int(o.chargers)} chargers, from "
     f"{o.first_session_started_at:%Y-%m-%d} to {o.last_session_ended_at:%Y-%m-%d}, with "
-    f"{int(o.telemetry_samples_in_sessions):,} telemetry samples inside sessions. "
+    f"{int(o.readings_in_sessions):,} readings inside sessions. "
     f"{int(files['files'].sum())} files held {raw_lines:,} non-blank lines (status files: "
     f"{status_layouts}); "
-    f"{quarantined:,} lines were quarantined, {exact_duplicates:,} dropped as exact duplicates "
-    f"and {resent_duplicates:,} as re-sent copies, and every file reconciles: "
-    f"{bool(files['is_reconciled'].all())}. "
-    f"{int(layouts['late_arrivals'].sum()):,} session samples arrived late, and "
+    f"{quarantined:,} lines were quarantined and {duplicates:,} dropped as duplicates (exact or "
+    f"re-sent copies), and every file reconciles: {bool(files['is_reconciled'].all())}. "
+    f"{int(layouts['late_arrivals'].sum()):,} session readings arrived late, and "
     f"{int(unexpected_keys['lines'].sum()) if len(unexpected_keys) else 0:,} lines carried "
-    f"{len(unexpected_keys)} unexpected keys."
+    f"{len(unexpected_keys)} unexpected keys. "
+    f"{int(flags.with_missing_measurements)} sessions have a reading with a missing measurement, "
+    f"but only {int(missing.missing_measurement_readings):,} of {int(missing.readings):,} "
+    f"readings do (at most {missing.max_share:.1%} of a session's readings). "
+    f"{int(flags.with_clock_error_readings)} sessions may lack readings with a clock error; "
+    f"{int(flags.is_implausible)} sessions are implausible, and "
+    f"{int(flags.with_implausible_readings)} have readings with implausible values."
 )
 
 # %% [markdown]
@@ -379,8 +405,8 @@ answer(
 #
 # Unless `BRIEF_SESSION_ID` is set, the session is chosen by the query `DEFAULT_SESSION_SQL` of the
 # loading cell: among three-phase sessions with complete telemetry (not sparse, no gap, reported and
-# integrated energy agree, no overlap, no clock problem), the one with the most big changes, ties
-# broken by the lowest session id.
+# integrated energy agree, no overlap, no reading with a clock error), the one with the most big
+# changes, ties broken by the lowest session id.
 
 # %%
 briefing = sql("select * from fct_session_briefings where session_id = ?", [BRIEF_SESSION_ID])
@@ -389,23 +415,24 @@ display(briefing.T.rename(columns={0: f"session {BRIEF_SESSION_ID}"}))
 # %%
 profile = sql("""
 select
-    sample_seq,
+    reading_seq,
     elapsed_s / 3600 as elapsed_h,
     current_l1_a, current_l2_a, current_l3_a,
     voltage_l1_v, voltage_l2_v, voltage_l3_v,
     temperature_l1_c, temperature_l2_c, temperature_l3_c,
     power_kw,
+    is_active_interval,
     accumulated_energy_kwh
 from session_profile
-order by sample_seq
+order by reading_seq
 """)
 session_changes = sql(
     """
-select sample_seq, elapsed_s / 3600 as elapsed_h, measure, phase, previous_value, new_value,
+select reading_seq, elapsed_s / 3600 as elapsed_h, measure, phase, previous_value, new_value,
     change_abs, change_pct, direction
 from rpt_big_changes
 where session_id = ?
-order by sample_seq, measure, phase
+order by reading_seq, measure, phase
 """,
     [BRIEF_SESSION_ID],
 )
@@ -414,7 +441,7 @@ compressed = sql(
 select elapsed_s / 3600 as elapsed_h, power_w / 1000 as power_kw
 from rpt_compressed_charging_profiles
 where session_id = ?
-order by sample_seq
+order by reading_seq
 """,
     [BRIEF_SESSION_ID],
 )
@@ -462,6 +489,19 @@ power_ax, energy_ax = axes[3], axes[4]
 power_ax.plot(
     profile["elapsed_h"], profile["power_kw"], color="black", linewidth=0.9, label="total"
 )
+# A full-height band over each interval flagged is_active_interval (the interval ending at a
+# reading, hence the step before each point).
+power_ax.fill_between(
+    profile["elapsed_h"],
+    0,
+    profile["is_active_interval"].astype(float),
+    step="pre",
+    transform=power_ax.get_xaxis_transform(),
+    color="tab:green",
+    alpha=0.15,
+    linewidth=0,
+    label="active charging",
+)
 power_ax.plot(
     compressed["elapsed_h"],
     compressed["power_kw"],
@@ -469,7 +509,7 @@ power_ax.plot(
     linestyle="--",
     linewidth=1,
     marker=".",
-    label=f"compressed profile ({len(compressed)} samples)",
+    label=f"compressed profile ({len(compressed)} readings)",
 )
 power_marks = session_changes[
     (session_changes["measure"] == "power_w") & (session_changes["phase"] == "total")
@@ -506,19 +546,19 @@ b = briefing.iloc[0]
 reported_kwh = b.reported_energy_wh / 1000 if pd.notna(b.reported_energy_wh) else float("nan")
 answer(
     f"Session {BRIEF_SESSION_ID} on charger {int(b.charger_id)} lasted "
-    f"{b.session_duration_h:.2f} h, of which {b.active_charging_s / 3600:.2f} h charging, on "
-    f"{int(b.phases_used) if pd.notna(b.phases_used) else 0} phase(s). Its "
-    f"{int(b.sample_count)} samples integrate to {b.telemetry_energy_wh / 1000:.2f} kWh against "
-    f"{reported_kwh:.2f} kWh reported (ratio {b.energy_ratio:.3f}); power peaked at "
+    f"{b.session_duration_h:.2f} h, of which {b.active_charging_s / 3600:.2f} h charging (shaded "
+    f"in the power panel), on {int(b.phases_used) if pd.notna(b.phases_used) else 0} phase(s). "
+    f"Its {int(b.reading_count)} readings integrate to {b.telemetry_energy_wh / 1000:.2f} kWh "
+    f"against {reported_kwh:.2f} kWh reported (ratio {b.energy_ratio:.3f}); power peaked at "
     f"{b.peak_power_w / 1000:.1f} kW. The profile has {len(session_changes)} big changes at "
-    f"{session_changes['sample_seq'].nunique()} samples, and the compressed profile keeps "
-    f"{len(compressed)} of {len(profile)} samples."
+    f"{session_changes['reading_seq'].nunique()} readings, and the compressed profile keeps "
+    f"{len(compressed)} of {len(profile)} readings."
 )
 
 # %% [markdown]
 # ## 4. Big changes
 #
-# **Question:** which values changed by more than the threshold against the previous sample along
+# **Question:** which values changed by more than the threshold against the previous reading along
 # the session, and how often do big changes occur across the fleet, by measure and phase?
 
 # %%
@@ -563,47 +603,30 @@ plt.show()
 display(fleet_table)
 
 # %% [markdown]
-# **How the threshold and deadbands were chosen.** The threshold (var `big_change_threshold_pct`,
-# 10 % by default) is the mission's definition of a big change. A percentage alone fails near zero:
-# an idle charger's current moving from 0.01 A to 0.05 A is a 400 % change, and a step from 0 A has
-# no percentage at all. So each measure also has an absolute deadband (vars
-# `big_change_deadband_*`) that a change must exceed: about the size of the sensor's resolution and
-# noise (current is reported in centiamperes, voltage and temperature in whole units), well below
-# what matters for charging (a car starting, stopping or throttling moves current by amperes and
-# power by kilowatts). The values in force when the report was built are stored with it:
+# **How the threshold and deadbands were chosen.** The threshold (var `big_change_threshold_pct`) is
+# the mission's definition of a big change. A percentage alone fails near zero: an idle charger's
+# current moving from 0.01 A to 0.05 A is a 400 % change, and a step from 0 A has no percentage at
+# all. So each measure also has an absolute deadband (vars `big_change_deadband_*`) that a change
+# must exceed: about the size of the sensor's resolution and noise (current is reported in
+# centiamperes, voltage and temperature in whole units), well below what matters for charging (a car
+# starting, stopping or throttling moves current by amperes and power by kilowatts). The values in
+# force when the report was built are stored with it, in every row. A big change from a value inside
+# the deadband (a car starting from 0 A) is reported without a percentage (`change_pct` is null):
 
 # %%
 rule = sql("""
-select measure, any_value(threshold_pct) as threshold_pct, any_value(deadband) as deadband,
-    count(*) as big_changes
+select
+    measure,
+    any_value(threshold_pct) as threshold_pct,
+    any_value(deadband) as deadband,
+    count(*) as big_changes,
+    count(*) filter (where change_pct is null) as from_inside_deadband,
+    min(abs(change_pct)) as smallest_abs_change_pct
 from rpt_big_changes
 group by measure
 order by measure
 """)
 display(rule)
-
-# %% [markdown]
-# What the deadband removes, on this session's current: sample-to-sample changes above the
-# threshold with and without the deadband (same rule as the report, applied to the profile above).
-
-# %%
-threshold_pct = float(rule["threshold_pct"].iloc[0]) if len(rule) else 10.0
-deadband_a = rule.set_index("measure")["deadband"].get("current_a", 0.5)
-current_steps = []
-for phase in PHASES:
-    values = profile[f"current_{phase}_a"]
-    change = values.diff().abs()
-    previous = values.shift().abs()
-    above_threshold = (previous == 0) & (change > 0) | (change > previous * threshold_pct / 100)
-    current_steps.append(
-        {
-            "phase": phase.upper(),
-            "above_threshold_only": int(above_threshold.sum()),
-            "above_threshold_and_deadband": int((above_threshold & (change > deadband_a)).sum()),
-        }
-    )
-current_steps = pd.DataFrame(current_steps)
-display(current_steps)
 
 # %% tags=["answer"]
 sessions_with_changes = sql("select count(distinct session_id) as n from rpt_big_changes").n[0]
@@ -611,16 +634,19 @@ per_session = sql("""
 select median(changes) as median_changes
 from (select session_id, count(*) as changes from rpt_big_changes group by session_id)
 """).median_changes[0]
-top = fleet_changes.sort_values("big_changes", ascending=False).iloc[0]
+thresholds = " / ".join(f"{value:g} %" for value in sorted(rule["threshold_pct"].unique()))
 deadbands = "; ".join(f"{row.measure} {row.deadband:g}" for row in rule.itertuples())
+top = fleet_changes.sort_values(
+    ["big_changes", "measure", "phase"], ascending=[False, True, True]
+).iloc[0]
 answer(
-    f"Session {BRIEF_SESSION_ID} has {len(session_changes)} big changes (threshold "
-    f"{threshold_pct:g} %, deadbands {deadbands}). Across the fleet there are "
+    f"Session {BRIEF_SESSION_ID} has {len(session_changes)} big changes (threshold {thresholds}, "
+    f"deadbands {deadbands}). Across the fleet there are "
     f"{int(fleet_changes['big_changes'].sum()):,} big changes in {int(sessions_with_changes)} "
     f"sessions (median {per_session:.0f} per session); the most frequent series is "
-    f"{top.measure} {top.phase} ({int(top.big_changes):,}). On this session's current, the "
-    f"deadband cuts {int(current_steps['above_threshold_only'].sum())} threshold crossings to "
-    f"{int(current_steps['above_threshold_and_deadband'].sum())}."
+    f"{top.measure} {top.phase} ({int(top.big_changes):,}). "
+    f"{int(rule['from_inside_deadband'].sum()):,} of them start from a value inside the deadband, "
+    f"where a percentage means nothing."
 )
 
 # %% [markdown]
@@ -723,12 +749,11 @@ answer(
 # ## 6. Reported versus telemetry-integrated energy
 #
 # **Question:** does the energy each session reports agree with the energy integrated from its
-# telemetry, and which sessions disagree by more than the tolerance (var
-# `energy_mismatch_tolerance`, flagged `has_energy_mismatch`)?
+# telemetry, and which sessions disagree by more than the tolerance (flagged `has_energy_mismatch`)?
 #
-# The flag is the warehouse's verdict. The tolerance itself is not stored in the marts, so the
-# chart draws the default from `dbt_project.yml`, and the flags are checked against it: every
-# flagged session must deviate by more, every other one by at most that share.
+# The flag is the warehouse's verdict, and the tolerance it was decided with (var
+# `energy_mismatch_tolerance`, a share) is stored with every briefing as column
+# `energy_mismatch_tolerance`; the chart draws that band.
 
 # %%
 energy = sql("""
@@ -745,11 +770,13 @@ order by session_id
 """)
 agreeing = energy[~energy["has_energy_mismatch"]]
 flagged = energy[energy["has_energy_mismatch"]]
-deviation = (energy["energy_ratio"] - 1).abs()
 
-project_vars = yaml.safe_load((REPOSITORY_ROOT / "dbt_project.yml").read_text())["vars"]
-tolerance = float(project_vars["energy_mismatch_tolerance"])
-flags_match_tolerance = bool(((deviation > tolerance) == energy["has_energy_mismatch"]).all())
+# One value per build: the var the flags were decided with.
+tolerance = float(
+    sql(
+        "select any_value(energy_mismatch_tolerance) as tolerance from fct_session_briefings"
+    ).tolerance[0]
+)
 
 fig, (scatter_ax, ratio_ax) = plt.subplots(1, 2, figsize=(13, 6))
 limit = float(energy[["reported_energy_kwh", "telemetry_energy_kwh"]].max().max()) * 1.05
@@ -782,7 +809,11 @@ scatter_ax.set_title("Reported versus telemetry-integrated energy")
 scatter_ax.legend()
 ratio_ax.axhline(1, color="black", linewidth=1, label="ratio 1 (y = x)")
 ratio_ax.axhspan(
-    1 - tolerance, 1 + tolerance, color="tab:green", alpha=0.12, label=f"±{tolerance:.0%} tolerance"
+    1 - tolerance,
+    1 + tolerance,
+    color="tab:green",
+    alpha=0.12,
+    label=f"±{tolerance * 100:g} % tolerance",
 )
 ratio_ax.set_ylabel("telemetry energy / reported energy (ratio)")
 ratio_ax.set_title("Energy ratio per session")
@@ -799,13 +830,13 @@ select
     round(reported_energy_wh / 1000, 2) as reported_energy_kwh,
     round(telemetry_energy_wh / 1000, 2) as telemetry_energy_kwh,
     round(energy_ratio, 3) as energy_ratio,
-    sample_count,
+    reading_count,
     gap_count,
     largest_gap_s,
     has_sparse_telemetry,
-    has_missing_measurements,
+    round(missing_measurement_share, 3) as missing_measurement_share,
     is_overlapping,
-    has_clock_problem
+    clock_error_reading_count
 from fct_session_briefings
 where has_energy_mismatch
 order by abs(energy_ratio - 1) desc, session_id
@@ -829,9 +860,8 @@ else:
 answer(
     f"Of {len(energy)} sessions with telemetry and a reported energy, {len(agreeing)} agree "
     f"(median ratio {energy['energy_ratio'].median():.3f}) and {len(outliers)} deviate by more "
-    f"than the {tolerance:.0%} tolerance: sessions "
-    f"{', '.join(str(s) for s in outliers['session_id']) or 'none'}. {cause} The flags "
-    f"{'match' if flags_match_tolerance else 'do NOT match'} the tolerance of dbt_project.yml."
+    f"than the {tolerance * 100:g} % tolerance: sessions "
+    f"{', '.join(str(s) for s in outliers['session_id']) or 'none'}. {cause}"
 )
 
 # %%

@@ -2,13 +2,14 @@
 
 The default dataset (seed 42) is generated and built with dbt once per test session into a
 temporary folder, never into build/. The notebook is executed through ``chargerlogs.notebook``,
-and the numbers its answers print are checked against independent queries on the warehouse.
+and the numbers its answers print are checked against direct queries of the marts.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -16,16 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import jupytext
 import nbformat
 import pytest
 from conftest import PROJECT_DIR, DefaultWarehouse, query
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
+from nbclient import NotebookClient
 
 from chargerlogs.notebook import (
     DEFAULT_SOURCE,
+    InterpreterKernelManager,
     InterpreterKernelSpecManager,
     NotebookRun,
+    notebook_environment,
     run_notebook,
 )
 
@@ -106,6 +111,13 @@ def number(text: str) -> float:
     return float(text.replace(",", ""))
 
 
+def copy_warehouse(warehouse_file: Path, folder: Path) -> Path:
+    """A copy of the warehouse file in ``folder``, for a test that changes or locks it."""
+    copy = folder / "warehouse.duckdb"
+    shutil.copyfile(warehouse_file, copy)
+    return copy
+
+
 def test_notebook_runs_without_errors_within_a_minute(executed: ExecutedNotebook) -> None:
     code_cells = [cell for cell in executed.notebook.cells if cell.cell_type == "code"]
     errors = [
@@ -153,11 +165,11 @@ def test_the_briefed_session_is_the_documented_default(
         warehouse_file,
         """
         select briefings.session_id, briefings.charger_id, briefings.session_duration_h
-        from fct_session_briefings as briefings
-        left join rpt_big_changes as changes on briefings.session_id = changes.session_id
+        from marts.fct_session_briefings as briefings
+        left join marts.rpt_big_changes as changes on briefings.session_id = changes.session_id
         where briefings.phases_used = 3 and not briefings.has_sparse_telemetry
             and briefings.gap_count = 0 and not briefings.has_energy_mismatch
-            and not briefings.is_overlapping and not briefings.has_clock_problem
+            and not briefings.is_overlapping and briefings.clock_error_reading_count = 0
         group by all
         order by count(changes.session_id) desc, briefings.session_id
         limit 1
@@ -176,36 +188,105 @@ def test_data_answer_matches_the_warehouse(
     assert match
     sessions, chargers = query(
         warehouse_file,
-        "select count(*), count(distinct charger_id) from fct_session_briefings",
+        "select count(*), count(distinct charger_id) from marts.fct_session_briefings",
     )[0]
     assert (number(match[1]), number(match[2])) == (sessions, chargers)
-    files, quarantined, exact, resent = query(
+    files, quarantined, duplicates = query(
         warehouse_file,
-        "select count(*), sum(quarantined_rows), sum(exact_duplicate_rows),"
-        " sum(resent_duplicate_rows) from rpt_ingestion_reconciliation",
+        "select count(*), sum(quarantined_rows), sum(duplicate_rows)"
+        " from marts.rpt_ingestion_reconciliation",
     )[0]
     match = re.search(
-        r"(\d+) files held .*?([\d,]+) lines were quarantined, ([\d,]+) dropped as exact "
-        r"duplicates and ([\d,]+) as re-sent copies",
+        r"(\d+) files held .*?([\d,]+) lines were quarantined and ([\d,]+) dropped as duplicates",
         text,
     )
     assert match
-    assert [number(group) for group in match.groups()] == [files, quarantined, exact, resent]
-    assert quarantined == query(warehouse_file, "select count(*) from rpt_quarantined_lines")[0][0]
+    assert [number(group) for group in match.groups()] == [files, quarantined, duplicates]
+    assert (
+        quarantined
+        == query(warehouse_file, "select count(*) from marts.rpt_quarantined_lines")[0][0]
+    )
+
+
+def test_missing_measurements_are_quoted_as_readings_not_as_a_flag(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    match = re.search(
+        r"(\d+) sessions have a reading with a missing measurement, but only ([\d,]+) of "
+        r"([\d,]+) readings do \(at most ([\d.]+)% of a session's readings\)",
+        answer_of_section(executed.notebook, 1),
+    )
+    assert match
+    sessions, readings_missing, readings, max_share = query(
+        warehouse_file,
+        """
+        select
+            count(*) filter (where missing_measurement_reading_count > 0),
+            sum(missing_measurement_reading_count),
+            sum(reading_count),
+            max(missing_measurement_share)
+        from marts.fct_session_briefings
+        """,
+    )[0]
+    assert [number(group) for group in match.groups()[:3]] == [
+        sessions,
+        readings_missing,
+        readings,
+    ]
+    assert float(match[4]) == pytest.approx(max_share * 100, abs=0.05)
+    assert 0 < readings_missing < readings
+
+
+def stated_rule(text: str) -> tuple[float, dict[str, float]]:
+    """The big-change threshold (percent) and deadband per measure that an answer states."""
+    match = re.search(r"\(threshold ([\d.]+) %, deadbands ([^)]*)\)", text)
+    assert match, text
+    deadbands = {}
+    for item in match[2].split("; "):
+        measure, value = item.split(" ")
+        deadbands[measure] = float(value)
+    return float(match[1]), deadbands
+
+
+def stored_rule(warehouse: Path) -> tuple[float, dict[str, float]]:
+    """The big-change threshold and deadbands stored in rpt_big_changes (one of each)."""
+    rows = query(
+        warehouse,
+        "select distinct measure, threshold_pct, deadband from marts.rpt_big_changes",
+    )
+    assert len(rows) == len({measure for measure, _, _ in rows})
+    (threshold,) = {threshold for _, threshold, _ in rows}
+    return threshold, {measure: deadband for measure, _, deadband in rows}
 
 
 def test_big_change_answer_matches_the_warehouse(
     executed: ExecutedNotebook, warehouse_file: Path
 ) -> None:
+    text = answer_of_section(executed.notebook, 4)
     match = re.search(
-        r"Across the fleet there are ([\d,]+) big changes in (\d+) sessions",
-        answer_of_section(executed.notebook, 4),
+        r"Session (\d+) has (\d+) big changes .*Across the fleet there are ([\d,]+) big changes "
+        r"in (\d+) sessions .*\. ([\d,]+) of them start from a value inside the deadband",
+        text,
     )
     assert match
-    expected = query(
-        warehouse_file, "select count(*), count(distinct session_id) from rpt_big_changes"
+    session_changes = query(
+        warehouse_file,
+        "select count(*) from marts.rpt_big_changes where session_id = ?",
+        [int(match[1])],
+    )[0][0]
+    fleet_changes, sessions, from_inside_deadband = query(
+        warehouse_file,
+        "select count(*), count(distinct session_id), count(*) filter (where change_pct is null)"
+        " from marts.rpt_big_changes",
     )[0]
-    assert (number(match[1]), number(match[2])) == expected
+    assert int(match[2]) == session_changes
+    assert [number(group) for group in match.groups()[2:]] == [
+        fleet_changes,
+        sessions,
+        from_inside_deadband,
+    ]
+    assert from_inside_deadband > 0
+    assert stated_rule(text) == stored_rule(warehouse_file)
 
 
 def test_average_session_time_per_charger_matches_a_direct_query(
@@ -223,7 +304,7 @@ def test_average_session_time_per_charger_matches_a_direct_query(
         warehouse_file,
         """
         select charger_id, avg(epoch(ended_at) - epoch(started_at)) / 3600, count(*)
-        from fct_session_briefings
+        from marts.fct_session_briefings
         group by charger_id
         order by 2, charger_id
         """,
@@ -238,27 +319,88 @@ def test_average_session_time_per_charger_matches_a_direct_query(
     assert float(match[8]) == pytest.approx(mean_over_chargers, abs=0.005)
 
 
-def test_energy_outliers_are_the_sessions_outside_the_tolerance(
+def stated_tolerance(text: str) -> float:
+    """The energy-mismatch tolerance (a share) that the answer of section 6 states."""
+    match = re.search(r"than the ([\d.]+) % tolerance", text)
+    assert match, text
+    return float(match[1]) / 100
+
+
+def test_energy_outliers_are_the_flagged_sessions_outside_the_stored_tolerance(
     executed: ExecutedNotebook, warehouse_file: Path
 ) -> None:
     text = answer_of_section(executed.notebook, 6)
-    match = re.search(r"than the (\d+)% tolerance: sessions ([\d, ]+)\.", text)
+    match = re.search(r"tolerance: sessions ([\d, ]+)\.", text)
     assert match
-    tolerance = int(match[1]) / 100
-    named = {int(session) for session in match[2].split(", ")}
-    # Recomputed from the two energies, without the has_energy_mismatch flag.
+    named = {int(session) for session in match[1].split(", ")}
+    flagged = query(
+        warehouse_file,
+        "select session_id from marts.fct_session_briefings where has_energy_mismatch",
+    )
+    assert named == {row[0] for row in flagged}
+    assert named
+    tolerances = query(
+        warehouse_file, "select distinct energy_mismatch_tolerance from marts.fct_session_briefings"
+    )
+    assert [stated_tolerance(text)] == pytest.approx([row[0] for row in tolerances])
+    # The answer says they deviate by more than the tolerance: recomputed from the two energies
+    # and the stored tolerance, without the flag.
     outside = query(
         warehouse_file,
         """
-        select session_id from fct_session_briefings
-        where sample_count > 0 and reported_energy_wh > 0
-            and abs(telemetry_energy_wh / reported_energy_wh - 1) > ?
+        select session_id from marts.fct_session_briefings
+        where reading_count > 0 and reported_energy_wh > 0
+            and abs(telemetry_energy_wh / reported_energy_wh - 1) > energy_mismatch_tolerance
         """,
-        [tolerance],
     )
     assert named == {row[0] for row in outside}
-    assert named
-    assert "The flags match the tolerance" in text
+
+
+def test_notebook_states_the_thresholds_stored_in_the_marts(
+    warehouse_file: Path, tmp_path: Path
+) -> None:
+    """Thresholds changed in a copy of the marts, not in dbt_project.yml, reach the answers."""
+    warehouse = copy_warehouse(warehouse_file, tmp_path)
+    connection = duckdb.connect(str(warehouse))
+    try:
+        connection.execute(
+            "update marts.rpt_big_changes set threshold_pct = 12.5, deadband = deadband * 3"
+        )
+        connection.execute(
+            "update marts.fct_session_briefings set energy_mismatch_tolerance = 0.075"
+        )
+    finally:
+        connection.close()
+    run = run_notebook(warehouse, tmp_path / "out")
+    notebook = nbformat.read(run.notebook_path, as_version=4)
+    threshold, deadbands = stored_rule(warehouse)
+    assert threshold == 12.5
+    assert stated_rule(answer_of_section(notebook, 4)) == (threshold, deadbands)
+    assert stated_tolerance(answer_of_section(notebook, 6)) == pytest.approx(0.075)
+
+
+def test_notebook_releases_the_warehouse_once_the_marts_are_loaded(
+    warehouse_file: Path, tmp_path: Path
+) -> None:
+    """While the kernel still runs, a build can open the warehouse file for writing."""
+    warehouse = copy_warehouse(warehouse_file, tmp_path)
+    notebook = jupytext.read(DEFAULT_SOURCE)
+    client = NotebookClient(
+        notebook,
+        kernel_name=NATIVE_KERNEL_NAME,
+        kernel_manager_class=InterpreterKernelManager,
+        resources={"metadata": {"path": str(DEFAULT_SOURCE.parent)}},
+    )
+    loading = tagged_cells(notebook, "load-marts")
+    assert len(loading) == 1
+    with client.setup_kernel(env=notebook_environment(warehouse, None)):
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+            if cell is loading[0]:
+                break
+        # DuckDB locks the file against writers while any connection holds it open.
+        connection = duckdb.connect(str(warehouse))
+        connection.close()
 
 
 def test_html_export_embeds_the_images(executed: ExecutedNotebook) -> None:
@@ -271,8 +413,8 @@ def test_html_export_embeds_the_images(executed: ExecutedNotebook) -> None:
 def test_notebook_briefs_the_session_it_is_given(warehouse_file: Path, tmp_path: Path) -> None:
     session_id, charger_id = query(
         warehouse_file,
-        "select session_id, charger_id from fct_session_briefings where phases_used = 1"
-        " order by sample_count desc, session_id limit 1",
+        "select session_id, charger_id from marts.fct_session_briefings where phases_used = 1"
+        " order by reading_count desc, session_id limit 1",
     )[0]
     run = run_notebook(warehouse_file, tmp_path, session_id=session_id)
     notebook = nbformat.read(run.notebook_path, as_version=4)
