@@ -25,8 +25,6 @@ final as (
         current_l3_a,
         voltage_l3_v,
         temperature_l3_c,
-        is_late_arrival,
-        has_clock_error,
         has_missing_measurement,
         is_implausible,
         source_file

@@ -1,6 +1,7 @@
 {#- One row per kept reading measured inside a charging session, with its session. -#}
-{#- A view: read once, by int_session_readings_integrated. Readings outside every session (an idle
-    charger) and readings whose charger clock is wrong are not attributed and not stored here. -#}
+{#- A view: read by int_session_readings_integrated. Readings outside every session (an idle charger)
+    are not attributed. Readings and session events share the charger's clock, right or wrong, so
+    they are matched in that clock. -#}
 {{ config(materialized='view') }}
 with
 
@@ -12,6 +13,9 @@ readings as (
         phase_count,
         measured_epoch_s,
         measured_at,
+        corrected_measured_at,
+        clock_offset_s,
+        is_clock_corrected,
         {%- for phase in [1, 2, 3] %}
             current_l{{ phase }}_a,
             voltage_l{{ phase }}_v,
@@ -20,8 +24,7 @@ readings as (
         is_late_arrival,
         has_missing_measurement,
         is_implausible
-    from {{ ref('int_readings_deduplicated') }}
-    where not has_clock_error
+    from {{ ref('int_readings_clock_corrected') }}
 ),
 
 sessions as (

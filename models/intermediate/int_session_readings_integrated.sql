@@ -39,18 +39,16 @@ lagged as (
     window by_session as (partition by session_id order by measured_epoch_s asc)
 ),
 
--- Trapezoidal rule between consecutive readings; no energy across a gap longer than
--- max_integration_gap_s. An interval is active charging when it is integrated and its mean power
--- is above active_power_threshold_w.
+-- Trapezoidal rule between consecutive readings: the measured energy of an interval. A gap (longer
+-- than max_integration_gap_s) has no measured energy; up to max_estimated_gap_s it gets an estimate,
+-- a linear bridge between its two edge readings (the same trapezoid), kept apart from the measured
+-- energy. A longer gap gets none: the car may have finished, paused or tapered inside it. An interval
+-- is active charging when it is measured and its mean power is above active_power_threshold_w.
 integrated as (
     select
         *,
         coalesce(interval_s > {{ var('max_integration_gap_s') }}, false) as is_gap_before,
-        case
-            when interval_s <= {{ var('max_integration_gap_s') }}
-                then (previous_power_w + power_w) / 2.0 * interval_s / 3600.0
-            else 0.0
-        end as interval_energy_wh,
+        (previous_power_w + power_w) / 2.0 * interval_s / 3600.0 as bridged_energy_wh,
         coalesce(
             interval_s <= {{ var('max_integration_gap_s') }}
             and (previous_power_w + power_w) / 2.0 > {{ var('active_power_threshold_w') }},
@@ -59,15 +57,30 @@ integrated as (
     from lagged
 ),
 
+energies as (
+    select
+        * exclude (bridged_energy_wh),
+        case when interval_s <= {{ var('max_integration_gap_s') }} then bridged_energy_wh else 0.0 end
+            as interval_energy_wh,
+        case
+            when interval_s > {{ var('max_integration_gap_s') }} and interval_s <= {{ var('max_estimated_gap_s') }}
+                then bridged_energy_wh
+            else 0.0
+        end as interval_estimated_energy_wh
+    from integrated
+),
+
 final as (
     select
         *,
-        sum(interval_energy_wh) over (
-            partition by session_id
-            order by measured_epoch_s asc
-            rows between unbounded preceding and current row
-        ) as accumulated_energy_wh
-    from integrated
+        sum(interval_energy_wh + interval_estimated_energy_wh) over by_session_so_far as accumulated_energy_wh,
+        sum(interval_estimated_energy_wh) over by_session_so_far as accumulated_estimated_energy_wh
+    from energies
+    window by_session_so_far as (
+        partition by session_id
+        order by measured_epoch_s asc
+        rows between unbounded preceding and current row
+    )
 )
 
 select * from final  -- noqa: AM04

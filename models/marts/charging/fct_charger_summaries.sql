@@ -19,8 +19,8 @@ final as (
         coalesce({{ exact_sum('reported_energy_wh') }}, 0) / 1000.0 as total_energy_kwh,
         {{ exact_avg('reported_energy_wh') }} / 1000.0 as avg_energy_kwh,
         coalesce({{ exact_sum('total_cost_eur') }}, 0) as total_cost_eur,
-        min(started_at) as first_session_started_at,
-        max(ended_at) as last_session_ended_at,
+        min(corrected_started_at) as first_session_started_at,
+        max(corrected_ended_at) as last_session_ended_at,
         count(*) filter (where has_energy_mismatch) as sessions_with_energy_mismatch
     from briefings
     group by charger_id

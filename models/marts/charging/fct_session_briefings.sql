@@ -11,15 +11,11 @@
 with
 
 sessions as (
-    select * from {{ ref('int_sessions_deduplicated') }}
+    select * from {{ ref('int_sessions_clock_corrected') }}
 ),
 
 session_readings as (
     select * from {{ ref('int_session_readings_integrated') }}
-),
-
-clock_errors as (
-    select * from {{ ref('int_sessions_clock_errors_counted') }}
 ),
 
 reading_stats as (
@@ -30,7 +26,9 @@ reading_stats as (
         max(measured_epoch_s) as last_reading_epoch_s,
         max(interval_s) as largest_reading_interval_s,
         count(*) filter (where is_gap_before) as gap_count,
-        {{ exact_sum('interval_energy_wh') }} as telemetry_energy_wh,
+        count(*) filter (where interval_estimated_energy_wh > 0) as estimated_gap_count,
+        {{ exact_sum('interval_energy_wh') }} as measured_energy_wh,
+        {{ exact_sum('interval_estimated_energy_wh') }} as estimated_gap_energy_wh,
         -- a sum of bigints is a hugeint in DuckDB
         cast(sum(interval_s) filter (where is_active_interval) as bigint) as active_charging_s,
         {{ exact_sum('case when is_active_interval then interval_energy_wh end') }} as active_energy_wh,
@@ -55,12 +53,16 @@ briefings as (
     select
         sessions.*,
         coalesce(reading_stats.reading_count, 0) as reading_count,
-        coalesce(reading_stats.telemetry_energy_wh, 0) as telemetry_energy_wh,
+        coalesce(reading_stats.measured_energy_wh, 0) as measured_energy_wh,
+        coalesce(reading_stats.estimated_gap_energy_wh, 0) as estimated_gap_energy_wh,
+        coalesce(reading_stats.measured_energy_wh, 0) + coalesce(reading_stats.estimated_gap_energy_wh, 0)
+            as telemetry_energy_wh,
         coalesce(reading_stats.active_charging_s, 0) as active_charging_s,
         reading_stats.active_energy_wh,
         reading_stats.peak_power_w,
         reading_stats.phases_used,
         coalesce(reading_stats.gap_count, 0) as gap_count,
+        coalesce(reading_stats.estimated_gap_count, 0) as estimated_gap_count,
         coalesce(reading_stats.missing_measurement_reading_count, 0) as missing_measurement_reading_count,
         coalesce(reading_stats.implausible_reading_count, 0) as implausible_reading_count,
         {%- for stat, column in stat_columns %}
@@ -74,11 +76,27 @@ briefings as (
                 reading_stats.first_reading_epoch_s - sessions.started_epoch_s,
                 sessions.ended_epoch_s - reading_stats.last_reading_epoch_s
             )
-        end as largest_gap_s,
-        coalesce(clock_errors.clock_error_reading_count, 0) as clock_error_reading_count
+        end as largest_gap_s
     from sessions
     left join reading_stats on sessions.session_id = reading_stats.session_id
-    left join clock_errors on sessions.session_id = clock_errors.session_id
+),
+
+-- Energy agreement, rounded so that exactly the tolerance is not "more than" it despite binary
+-- fractions: of the telemetry (measured plus estimated across gaps), and of the measured part alone.
+energy_checked as (
+    select
+        *,
+        case
+            when energy_wh > 0
+                then round(abs(telemetry_energy_wh / energy_wh - 1), 6) > {{ var('energy_mismatch_tolerance') }}
+            else telemetry_energy_wh > 0
+        end as is_telemetry_off,
+        case
+            when energy_wh > 0
+                then round(abs(measured_energy_wh / energy_wh - 1), 6) > {{ var('energy_mismatch_tolerance') }}
+            else measured_energy_wh > 0
+        end as is_measured_off
+    from briefings
 ),
 
 final as (
@@ -86,14 +104,21 @@ final as (
         session_id,
         charger_id,
         user_id,
+        corrected_started_at,
+        corrected_ended_at,
         started_at,
         ended_at,
+        clock_offset_s,
+        is_clock_corrected,
         session_duration_s,
         session_duration_s / 3600.0 as session_duration_h,
         active_charging_s,
         session_duration_s - active_charging_s as idle_plugged_in_s,
         energy_wh as reported_energy_wh,
+        measured_energy_wh,
+        estimated_gap_energy_wh,
         telemetry_energy_wh,
+        estimated_gap_energy_wh / nullif(telemetry_energy_wh, 0) as estimated_energy_share,
         telemetry_energy_wh / nullif(energy_wh, 0) as energy_ratio,
         total_cost_eur,
         unit_price_eur_per_kwh,
@@ -109,29 +134,25 @@ final as (
         reading_count,
         largest_gap_s,
         gap_count,
+        estimated_gap_count,
         reading_count = 0 as has_no_telemetry,
         (
             reading_count * {{ var('nominal_sample_interval_s') }}
             < {{ var('sparse_telemetry_min_coverage') }} * session_duration_s
             or largest_gap_s > {{ var('sparse_telemetry_max_gap_s') }}
         ) as has_sparse_telemetry,
-        reading_count > 0 and (
-            case
-                -- rounded so that exactly the tolerance is not "more than" it despite binary fractions
-                when energy_wh > 0
-                    then round(abs(telemetry_energy_wh / energy_wh - 1), 6) > {{ var('energy_mismatch_tolerance') }}
-                else telemetry_energy_wh > 0
-            end
-        ) as has_energy_mismatch,
+        -- a metering fault or an unexplained difference: telemetry, gaps estimated, disagrees
+        reading_count > 0 and is_telemetry_off as has_energy_mismatch,
+        -- a shortfall that lost telemetry explains: off when measured alone, right with the gaps estimated
+        reading_count > 0 and is_measured_off and not is_telemetry_off as is_shortfall_from_lost_telemetry,
         -- a literal such as 0.05 is a decimal in DuckDB
         cast({{ var('energy_mismatch_tolerance') }} as double) as energy_mismatch_tolerance,
         is_overlapping,
         is_implausible,
-        clock_error_reading_count,
         missing_measurement_reading_count,
         missing_measurement_reading_count / nullif(reading_count, 0) as missing_measurement_share,
         implausible_reading_count
-    from briefings
+    from energy_checked
 )
 
 select * from final

@@ -39,6 +39,7 @@ final as (
         reading_seq,
         reading_id,
         charger_id,
+        corrected_measured_at,
         measured_at,
         elapsed_s,
         {%- for phase in [1, 2, 3] %}
@@ -48,6 +49,7 @@ final as (
         {%- endfor %}
         power_w,
         accumulated_energy_wh,
+        accumulated_estimated_energy_wh,
         is_first_reading,
         is_last_reading,
         big_change_count,

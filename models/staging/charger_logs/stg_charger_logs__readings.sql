@@ -9,6 +9,7 @@
     {%- endfor -%}
 {%- endfor -%}
 {%- set key_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp', 'charger_phases'] -%}
+{%- set phase_fields = ['id', 'ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
 {#- explicit types for from_json: every field is read as raw JSON text so that its type can be checked -#}
 {%- set json_fields = [] -%}
 {%- for field in key_fields + flat_fields -%}
@@ -160,10 +161,20 @@ typed as (
                 + cast(nested_l3 is not null as int)
             )
         ) as is_invalid_phase_array,
-        case when is_json_object then [
-            key for key in json_keys(raw_line)
-            if key not in ('{{ (key_fields + flat_fields) | join("', '") }}')  -- noqa: LT05
-        ] end as unexpected_keys
+        -- schema drift: top-level keys, and keys inside the phase elements named by their path
+        case when is_json_object then list_concat(
+            [
+                key for key in json_keys(raw_line)
+                if key not in ('{{ (key_fields + flat_fields) | join("', '") }}')  -- noqa: LT05
+            ],
+            [
+                'charger_phases[].' || key
+                for key in list_sort(list_distinct(flatten(
+                    [json_keys(element) for element in json_extract(line_fields.charger_phases, '$[*]')]
+                )))
+                if key not in ('{{ phase_fields | join("', '") }}')  -- noqa: LT05
+            ]
+        ) end as unexpected_keys
     from value_texts
 ),
 
@@ -206,17 +217,6 @@ final as (
             temperature_l{{ phase }}_c,
         {%- endfor %}
         clock_skew_s,
-        -- a row whose charger clock is wrong has no known measurement time, so no arrival delay
-        coalesce(
-            clock_skew_s > {{ var('late_arrival_threshold_s') }}
-            and clock_skew_s <= {{ var('clock_error_threshold_s') }},
-            false
-        ) as is_late_arrival,
-        coalesce(
-            clock_skew_s > {{ var('clock_error_threshold_s') }}
-            or clock_skew_s < -{{ var('clock_ahead_tolerance_s') }},
-            false
-        ) as has_clock_error,
         (
             {%- for phase in phases %}
                 (has_phase_l{{ phase }} and (
