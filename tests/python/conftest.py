@@ -28,12 +28,14 @@ SEED_REASONS = PROJECT_DIR / "seeds" / "quarantine_reasons.csv"
 SEARCH_PATH = "marts,intermediate,staging,reference"
 
 # The data-quality models and everything they read: the seed of reason codes, staging, the
-# classification and de-duplication models. Nothing of the charging marts.
+# classification, de-duplication and clock models. Nothing of the charging marts.
 DATA_QUALITY_SELECTION: tuple[str, ...] = (
     "quarantine_reasons",
     "+rpt_ingestion_reconciliation",
     "+rpt_quarantined_lines",
     "+rpt_unexpected_keys",
+    "+int_readings_clock_corrected",
+    "assert_insertion_order_is_preserved",
 )
 
 DATA_QUALITY_TABLES: tuple[str, ...] = (

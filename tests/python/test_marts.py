@@ -260,7 +260,8 @@ def test_bi_tools_see_only_the_marts_with_their_descriptions(
     assert [name for schema, name, _, _ in relations if schema == "main"] == []
     views = {schema for schema, _, kind, _ in relations if kind == "view"}
     assert views <= {"staging", "intermediate"}
-    assert all(comment for _, _, _, comment in relations), "every relation carries its description"
+    described = {"marts", "intermediate", "staging", "reference"}
+    assert all(comment for schema, _, _, comment in relations if schema in described)
     undocumented = query(
         db,
         "select table_name, column_name from duckdb_columns()"

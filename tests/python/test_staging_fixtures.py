@@ -531,20 +531,36 @@ def test_resent_measurement_under_new_id_is_a_duplicate(warehouse: Path) -> None
 # Clocks
 
 
-def test_clock_reset_row_has_clock_error(warehouse: Path) -> None:
-    row = status_row(warehouse, 305)
-    assert row["has_clock_error"] is True
-    assert row["clock_skew_s"] == pytest.approx(SERVER_S - CLOCK_RESET_S)
+def clock_corrected_row(warehouse: Path, reading_id: int) -> dict[str, Any]:
+    """A kept reading with its clock offset, corrected time and late-arrival flag."""
+    rows = query_dicts(
+        warehouse,
+        "select * from int_readings_clock_corrected where reading_id = ?",
+        [reading_id],
+    )
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_clock_reset_reading_is_corrected_to_true_time(warehouse: Path) -> None:
+    row = clock_corrected_row(warehouse, 305)
     assert row["measured_at"] == datetime(2001, 1, 1)
+    assert row["is_clock_corrected"] is True
+    # its only upload was prompt: the estimated offset is the whole skew, to the second
+    assert row["clock_offset_s"] == -round(SERVER_S - CLOCK_RESET_S)
+    assert abs(row["corrected_measured_at"].timestamp() - SERVER_S) <= 1
+    assert row["is_late_arrival"] is False
+    assert status_row(warehouse, 305)["clock_skew_s"] == pytest.approx(SERVER_S - CLOCK_RESET_S)
 
 
-def test_late_row_is_late_arrival_without_clock_error(warehouse: Path) -> None:
-    late = status_row(warehouse, 306)
-    assert late["is_late_arrival"] is True
-    assert late["has_clock_error"] is False
-    assert late["clock_skew_s"] == pytest.approx(7200 + SERVER_S - int(SERVER_S))
-    on_time = status_row(warehouse, 307)
-    assert (on_time["is_late_arrival"], on_time["has_clock_error"]) == (False, False)
+def test_late_reading_is_late_arrival_not_a_clock_error(warehouse: Path) -> None:
+    late = clock_corrected_row(warehouse, 306)
+    assert (late["is_late_arrival"], late["is_clock_corrected"]) == (True, False)
+    assert status_row(warehouse, 306)["clock_skew_s"] == pytest.approx(
+        7200 + SERVER_S - int(SERVER_S)
+    )
+    on_time = clock_corrected_row(warehouse, 307)
+    assert (on_time["is_late_arrival"], on_time["is_clock_corrected"]) == (False, False)
 
 
 # Sessions
