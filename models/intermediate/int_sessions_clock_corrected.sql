@@ -9,7 +9,7 @@ session_reading_offsets as (
     select
         session_id,
         mode(clock_offset_s) as clock_offset_s
-    from {{ ref('int_session_readings_attributed') }}
+    from {{ ref('int_session_readings_integrated') }}
     group by session_id
 ),
 
