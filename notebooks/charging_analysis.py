@@ -26,12 +26,20 @@
 # 3. One session's briefing and charging profile.
 # 4. The big changes along that session, and fleet-wide.
 # 5. The average session time per charger.
-# 6. Whether the energy the chargers report agrees with the energy integrated from telemetry.
+# 6. Whether the energy the chargers report agrees with the energy their telemetry accounts for
+#    (measured, plus estimated across lost telemetry), and whether a shortfall comes from lost
+#    telemetry or from the meter.
 #
 # Every answer below is computed from the data shown above it. The notebook reads the warehouse's
 # rules as the marts state them: flags, counts and the thresholds they were built with are columns
 # (`threshold_pct` and `deadband` of `rpt_big_changes`, `energy_mismatch_tolerance` of
 # `fct_session_briefings`), so nothing here recomputes a model's rule or reads `dbt_project.yml`.
+#
+# **Times are true time.** A charger whose clock was reset stamps its sessions and readings years
+# back; the marts correct them (`clock_offset_s`, `is_clock_corrected`). Every date, chart and
+# aggregate over time here uses the corrected times (`corrected_started_at`, `corrected_ended_at`,
+# `corrected_measured_at`); `started_at`, `ended_at` and `measured_at` are the charger's clock and
+# are only shown as part of a session's briefing.
 #
 # **Run it** after `make run` (which builds `build/charger_telemetry.duckdb`), or with
 # `python -m chargerlogs.notebook --warehouse PATH --out DIR`, which executes it and writes the
@@ -107,8 +115,9 @@ COPIED_MARTS = (
 )
 
 # The default session: a three-phase session with complete telemetry (no sparse coverage, no gap,
-# reported and integrated energy agree, no overlap, no reading with a clock error) and the most big
-# changes. The criteria only rank, so a warehouse without such a session still yields one.
+# reported and measured energy agree, no overlap) on a charger whose clock was right, so that the
+# charger's times in its briefing are true time, and with the most big changes. The criteria only
+# rank, so a warehouse without such a session still yields one.
 DEFAULT_SESSION_SQL = """
 with big_changes_per_session as (
     select session_id, count(*) as big_changes
@@ -125,7 +134,7 @@ order by
         and fct_session_briefings.gap_count = 0
         and not fct_session_briefings.has_energy_mismatch
         and not fct_session_briefings.is_overlapping
-        and fct_session_briefings.clock_error_reading_count = 0 desc nulls last,
+        and not fct_session_briefings.is_clock_corrected desc nulls last,
     coalesce(big_changes_per_session.big_changes, 0) desc,
     fct_session_briefings.session_id
 limit 1
@@ -151,8 +160,9 @@ try:
             count(*) as readings,
             count(*) filter (where is_late_arrival) as late_arrivals,
             count(*) filter (where has_missing_measurement) as with_missing_measurement,
-            min(measured_at) as first_measured_at,
-            max(measured_at) as last_measured_at
+            count(*) filter (where is_clock_corrected) as clock_corrected,
+            min(corrected_measured_at) as first_corrected_measured_at,
+            max(corrected_measured_at) as last_corrected_measured_at
         from warehouse.marts.fct_charging_profiles
         group by line_layout
         order by line_layout
@@ -187,7 +197,10 @@ display(
 # ## 1. The data
 #
 # **Question:** what went into the warehouse: how many sessions and chargers over which dates,
-# which file layouts, and what did the data-quality layer reject, drop as duplicates or flag?
+# which file layouts, and what did the data-quality layer reject, drop as duplicates, correct or
+# flag?
+#
+# The dates are true time: the first corrected start and the last corrected end.
 
 # %%
 overview = sql("""
@@ -195,14 +208,88 @@ select
     count(*) as sessions,
     count(distinct charger_id) as chargers,
     count(distinct user_id) as users,
-    min(started_at) as first_session_started_at,
-    max(ended_at) as last_session_ended_at,
+    min(corrected_started_at) as first_corrected_started_at,
+    max(corrected_ended_at) as last_corrected_ended_at,
     sum(reading_count) as readings_in_sessions,
     count(*) filter (where has_no_telemetry) as sessions_without_telemetry,
     round(sum(reported_energy_wh) / 1000, 1) as reported_energy_kwh
 from fct_session_briefings
 """)
 display(overview.T.rename(columns={0: "value"}))
+
+# %% [markdown]
+# Chargers whose clock was wrong (reset), with the sessions the marts corrected to true time and
+# the charger's largest clock offset (its clock minus true time, in years; the marts store
+# `clock_offset_s` in seconds).
+
+# %%
+clock_corrections = sql("""
+select
+    charger_id,
+    count(*) as sessions,
+    count(*) filter (where is_clock_corrected) as clock_corrected_sessions,
+    round(arg_max(clock_offset_s, abs(clock_offset_s)) / (365.25 * 86400), 2)
+        as largest_clock_offset_years
+from fct_session_briefings
+group by charger_id
+having bool_or(is_clock_corrected)
+order by charger_id
+""")
+display(clock_corrections)
+
+# %% [markdown]
+# Sessions per day and by hour of the day they started, in true time (`corrected_started_at`, UTC);
+# the sessions whose times were corrected are drawn apart.
+
+# %% tags=["sessions-per-day"]
+sessions_per_day = sql("""
+select
+    cast(corrected_started_at as date) as started_date,
+    count(*) as sessions,
+    count(*) filter (where is_clock_corrected) as clock_corrected_sessions
+from fct_session_briefings
+group by all
+order by started_date
+""")
+starts_by_hour = sql("""
+select
+    cast(corrected_started_at as date) as started_date,
+    hour(corrected_started_at) as started_hour,
+    count(*) as sessions
+from fct_session_briefings
+group by all
+""")
+start_grid = starts_by_hour.pivot(index="started_date", columns="started_hour", values="sessions")
+start_grid = start_grid.reindex(columns=range(24)).fillna(0).astype(int)
+
+fig, (day_ax, heat_ax) = plt.subplots(1, 2, figsize=(14, 5), width_ratios=(1, 1.3))
+right_clock_sessions = sessions_per_day["sessions"] - sessions_per_day["clock_corrected_sessions"]
+day_ax.bar(
+    sessions_per_day["started_date"], right_clock_sessions, color="tab:blue", label="clock right"
+)
+day_ax.bar(
+    sessions_per_day["started_date"],
+    sessions_per_day["clock_corrected_sessions"],
+    bottom=right_clock_sessions,
+    color="tab:orange",
+    hatch="//",
+    label="clock reset, corrected",
+)
+day_ax.set_title("Sessions started per day")
+day_ax.set_xlabel("date (UTC, true time)")
+day_ax.set_ylabel("sessions")
+day_ax.set_ylim(0, sessions_per_day["sessions"].max() * 1.25)
+day_ax.tick_params(axis="x", rotation=60)
+day_ax.legend(loc="upper center", ncol=2)
+image = heat_ax.imshow(start_grid, aspect="auto", cmap="Blues")
+heat_ax.set_xticks(range(0, 24, 2))
+heat_ax.set_yticks(range(len(start_grid.index)), [f"{day:%Y-%m-%d}" for day in start_grid.index])
+heat_ax.grid(False)
+heat_ax.set_title("Sessions started by date and hour")
+heat_ax.set_xlabel("hour of the day (UTC, true time)")
+fig.colorbar(image, ax=heat_ax, label="sessions")
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # Input files per stream and layout. The status stream arrives in two layouts: the documented flat
@@ -276,11 +363,13 @@ select
     count(*) filter (where has_no_telemetry) as has_no_telemetry,
     count(*) filter (where has_sparse_telemetry) as has_sparse_telemetry,
     count(*) filter (where gap_count > 0) as with_telemetry_gap,
+    count(*) filter (where estimated_gap_count > 0) as with_estimated_gap,
+    count(*) filter (where is_shortfall_from_lost_telemetry) as is_shortfall_from_lost_telemetry,
     count(*) filter (where has_energy_mismatch) as has_energy_mismatch,
+    count(*) filter (where is_clock_corrected) as is_clock_corrected,
     count(*) filter (where is_overlapping) as is_overlapping,
     count(*) filter (where is_implausible) as is_implausible,
     count(*) filter (where implausible_reading_count > 0) as with_implausible_readings,
-    count(*) filter (where clock_error_reading_count > 0) as with_clock_error_readings,
     count(*) filter (where missing_measurement_reading_count > 0) as with_missing_measurements
 from fct_session_briefings
 """)
@@ -305,14 +394,30 @@ quarantined = int(files["quarantined_rows"].sum())
 duplicates = int(files["duplicate_rows"].sum())
 flags = session_flags.iloc[0]
 missing = missing_measurements.iloc[0]
+busiest_day = sessions_per_day.sort_values(
+    ["sessions", "started_date"], ascending=[False, True]
+).iloc[0]
+if len(clock_corrections):
+    corrected_chargers = ", ".join(str(charger) for charger in clock_corrections["charger_id"])
+    clock_sentence = (
+        f"Reset charger clocks were corrected to true time in "
+        f"{int(clock_corrections['clock_corrected_sessions'].sum())} sessions "
+        f"({int(layouts['clock_corrected'].sum()):,} readings) on {len(clock_corrections)} "
+        f"chargers ({corrected_chargers}), whose clocks were off by up to "
+        f"{clock_corrections['largest_clock_offset_years'].abs().max():.1f} years."
+    )
+else:
+    clock_sentence = "No charger clock needed a correction."
 status_layouts = ", ".join(
     f"{int(row.files)} {row.layout}" + (" gzip" if row.is_gzip else "")
     for row in status_files.itertuples()
 )
 answer(
     f"{int(o.sessions)} sessions on {int(o.chargers)} chargers, from "
-    f"{o.first_session_started_at:%Y-%m-%d} to {o.last_session_ended_at:%Y-%m-%d}, with "
-    f"{int(o.readings_in_sessions):,} readings inside sessions. "
+    f"{o.first_corrected_started_at:%Y-%m-%d} to {o.last_corrected_ended_at:%Y-%m-%d}, with "
+    f"{int(o.readings_in_sessions):,} readings inside sessions; the busiest day was "
+    f"{busiest_day.started_date:%Y-%m-%d} with {int(busiest_day.sessions)} sessions started. "
+    f"{clock_sentence} "
     f"{int(files['files'].sum())} files held {raw_lines:,} non-blank lines (status files: "
     f"{status_layouts}); "
     f"{quarantined:,} lines were quarantined and {duplicates:,} dropped as duplicates (exact or "
@@ -323,7 +428,6 @@ answer(
     f"{int(flags.with_missing_measurements)} sessions have a reading with a missing measurement, "
     f"but only {int(missing.missing_measurement_readings):,} of {int(missing.readings):,} "
     f"readings do (at most {missing.max_share:.1%} of a session's readings). "
-    f"{int(flags.with_clock_error_readings)} sessions may lack readings with a clock error; "
     f"{int(flags.is_implausible)} sessions are implausible, and "
     f"{int(flags.with_implausible_readings)} have readings with implausible values."
 )
@@ -405,8 +509,15 @@ answer(
 #
 # Unless `BRIEF_SESSION_ID` is set, the session is chosen by the query `DEFAULT_SESSION_SQL` of the
 # loading cell: among three-phase sessions with complete telemetry (not sparse, no gap, reported and
-# integrated energy agree, no overlap, no reading with a clock error), the one with the most big
-# changes, ties broken by the lowest session id.
+# measured energy agree, no overlap) on a charger whose clock was right (`is_clock_corrected` false,
+# so the charger's `started_at` in the briefing is true time), the one with the most big changes,
+# ties broken by the lowest session id.
+#
+# The briefing shows both times: `corrected_started_at` is true time, `started_at` the charger's
+# clock (years off for a charger whose clock was reset). The profile is drawn against the time since
+# the session started, which the clock offset does not change. In the energy panel, the energy
+# estimated across gaps in the telemetry (`accumulated_estimated_energy_wh`) is hatched above the
+# measured energy.
 
 # %%
 briefing = sql("select * from fct_session_briefings where session_id = ?", [BRIEF_SESSION_ID])
@@ -422,7 +533,10 @@ select
     temperature_l1_c, temperature_l2_c, temperature_l3_c,
     power_kw,
     is_active_interval,
-    accumulated_energy_kwh
+    is_gap_before,
+    interval_estimated_energy_wh > 0 as is_estimated_interval,
+    accumulated_energy_kwh,
+    accumulated_estimated_energy_wh / 1000 as accumulated_estimated_energy_kwh
 from session_profile
 order by reading_seq
 """)
@@ -511,6 +625,20 @@ power_ax.plot(
     marker=".",
     label=f"compressed profile ({len(compressed)} readings)",
 )
+# The same band, hatched, over each gap (no reading for longer than var max_integration_gap_s):
+# the power line bridges it linearly, as the estimated energy does up to var max_estimated_gap_s.
+power_ax.fill_between(
+    profile["elapsed_h"],
+    0,
+    profile["is_gap_before"].astype(float),
+    step="pre",
+    transform=power_ax.get_xaxis_transform(),
+    facecolor="none",
+    edgecolor="tab:gray",
+    hatch="xx",
+    linewidth=0,
+    label="gap in telemetry",
+)
 power_marks = session_changes[
     (session_changes["measure"] == "power_w") & (session_changes["phase"] == "total")
 ]
@@ -526,17 +654,61 @@ power_ax.scatter(
 power_ax.set_ylabel("total power (kW)")
 power_ax.legend(loc="upper right", fontsize="small")
 
-energy_ax.plot(profile["elapsed_h"], profile["accumulated_energy_kwh"], color="tab:brown")
-for elapsed_h in power_marks["elapsed_h"]:
-    energy_ax.axvline(elapsed_h, color="red", alpha=0.25, linewidth=0.8)
+# Accumulated energy = measured + estimated across gaps: the measured part filled, the estimated
+# part hatched on top of it, and the line dashed across each gap it bridges.
+measured_kwh = profile["accumulated_energy_kwh"] - profile["accumulated_estimated_energy_kwh"]
+energy_ax.fill_between(
+    profile["elapsed_h"],
+    0,
+    measured_kwh,
+    color="tab:brown",
+    alpha=0.3,
+    linewidth=0,
+    label=f"measured ({briefing.measured_energy_wh[0] / 1000:.2f} kWh)",
+)
+energy_ax.fill_between(
+    profile["elapsed_h"],
+    measured_kwh,
+    profile["accumulated_energy_kwh"],
+    facecolor="none",
+    edgecolor="tab:orange",
+    hatch="////",
+    linewidth=0,
+    label=f"estimated across gaps ({briefing.estimated_gap_energy_wh[0] / 1000:.2f} kWh)",
+)
+energy_ax.plot(
+    profile["elapsed_h"],
+    profile["accumulated_energy_kwh"],
+    color="tab:brown",
+    label="accumulated energy (measured + estimated)",
+)
+# An estimated interval ends at its reading: its line runs from the reading before.
+bridged = profile["is_estimated_interval"] | profile["is_estimated_interval"].shift(
+    -1, fill_value=False
+)
+energy_ax.plot(
+    profile["elapsed_h"],
+    profile["accumulated_energy_kwh"].where(bridged),
+    color="tab:orange",
+    linestyle="--",
+    linewidth=2,
+    label="gap bridged by the estimate",
+)
+for index, elapsed_h in enumerate(power_marks["elapsed_h"]):
+    energy_ax.axvline(
+        elapsed_h,
+        color="red",
+        alpha=0.25,
+        linewidth=0.8,
+        label="big change of total power" if index == 0 else None,
+    )
 energy_ax.set_ylabel("accumulated energy (kWh)")
 energy_ax.set_xlabel("time since the session started (h)")
-energy_ax.legend(
-    ["accumulated energy", "big change of total power"], loc="lower right", fontsize="small"
-)
+energy_ax.legend(loc="lower right", fontsize="small")
 
 fig.suptitle(
-    f"Charging profile of session {BRIEF_SESSION_ID} (charger {int(briefing.charger_id[0])})"
+    f"Charging profile of session {BRIEF_SESSION_ID} (charger {int(briefing.charger_id[0])}), "
+    f"started {briefing.corrected_started_at[0]:%Y-%m-%d %H:%M} UTC"
 )
 fig.tight_layout()
 plt.show()
@@ -544,12 +716,22 @@ plt.show()
 # %% tags=["answer"]
 b = briefing.iloc[0]
 reported_kwh = b.reported_energy_wh / 1000 if pd.notna(b.reported_energy_wh) else float("nan")
+clock_note = (
+    f" (true time; the charger's clock was {abs(b.clock_offset_s) / 86400:,.1f} days "
+    f"{'behind' if b.clock_offset_s < 0 else 'ahead'})"
+    if b.is_clock_corrected
+    else ""
+)
 answer(
     f"Session {BRIEF_SESSION_ID} on charger {int(b.charger_id)} lasted "
-    f"{b.session_duration_h:.2f} h, of which {b.active_charging_s / 3600:.2f} h charging (shaded "
-    f"in the power panel), on {int(b.phases_used) if pd.notna(b.phases_used) else 0} phase(s). "
-    f"Its {int(b.reading_count)} readings integrate to {b.telemetry_energy_wh / 1000:.2f} kWh "
-    f"against {reported_kwh:.2f} kWh reported (ratio {b.energy_ratio:.3f}); power peaked at "
+    f"{b.session_duration_h:.2f} h from {b.corrected_started_at:%Y-%m-%d %H:%M} UTC{clock_note}, "
+    f"of which {b.active_charging_s / 3600:.2f} h charging (shaded in the power panel), on "
+    f"{int(b.phases_used) if pd.notna(b.phases_used) else 0} phase(s). "
+    f"Its {int(b.reading_count)} readings measure {b.measured_energy_wh / 1000:.2f} kWh and "
+    f"{b.estimated_gap_energy_wh / 1000:.2f} kWh are estimated across "
+    f"{int(b.estimated_gap_count) if pd.notna(b.estimated_gap_count) else 0} gap(s) (hatched), "
+    f"together {b.telemetry_energy_wh / 1000:.2f} kWh against {reported_kwh:.2f} kWh reported "
+    f"(ratio {b.energy_ratio:.3f}); power peaked at "
     f"{b.peak_power_w / 1000:.1f} kW. The profile has {len(session_changes)} big changes at "
     f"{session_changes['reading_seq'].nunique()} readings, and the compressed profile keeps "
     f"{len(compressed)} of {len(profile)} readings."
@@ -748,12 +930,35 @@ answer(
 # %% [markdown]
 # ## 6. Reported versus telemetry-integrated energy
 #
-# **Question:** does the energy each session reports agree with the energy integrated from its
-# telemetry, and which sessions disagree by more than the tolerance (flagged `has_energy_mismatch`)?
+# **Question:** does the energy each session reports agree with the energy its telemetry accounts
+# for, how much of that energy is measured and how much estimated across lost telemetry, and which
+# sessions disagree: a shortfall that lost telemetry explains, or a metering fault?
 #
-# The flag is the warehouse's verdict, and the tolerance it was decided with (var
+# Telemetry energy is the energy measured from the readings (`measured_energy_wh`, gaps not
+# integrated) plus the energy estimated across gaps (`estimated_gap_energy_wh`, a linear bridge up
+# to var `max_estimated_gap_s`). The marts give the verdicts: `is_shortfall_from_lost_telemetry`
+# when the measured energy alone is off by more than the tolerance but measured plus estimated is
+# within it, and `has_energy_mismatch` when even measured plus estimated is off, a metering fault
+# or a difference lost telemetry does not explain. The tolerance they were decided with (var
 # `energy_mismatch_tolerance`, a share) is stored with every briefing as column
 # `energy_mismatch_tolerance`; the chart draws that band.
+
+# %%
+energy_totals = sql("""
+select
+    count(*) as sessions_with_telemetry,
+    sum(reported_energy_wh) / 1000 as reported_energy_kwh,
+    sum(measured_energy_wh) / 1000 as measured_energy_kwh,
+    sum(estimated_gap_energy_wh) / 1000 as estimated_gap_energy_kwh,
+    sum(telemetry_energy_wh) / 1000 as telemetry_energy_kwh,
+    sum(estimated_gap_count) as estimated_gaps,
+    count(*) filter (where estimated_gap_count > 0) as sessions_with_estimated_gap,
+    count(*) filter (where is_shortfall_from_lost_telemetry) as shortfalls_from_lost_telemetry,
+    count(*) filter (where has_energy_mismatch) as energy_mismatches
+from fct_session_briefings
+where not has_no_telemetry
+""")
+display(energy_totals.T.rename(columns={0: "value"}).round(2))
 
 # %%
 energy = sql("""
@@ -761,14 +966,18 @@ select
     session_id,
     charger_id,
     reported_energy_wh / 1000 as reported_energy_kwh,
+    measured_energy_wh / 1000 as measured_energy_kwh,
     telemetry_energy_wh / 1000 as telemetry_energy_kwh,
+    measured_energy_wh / reported_energy_wh as measured_energy_ratio,
     energy_ratio,
+    is_shortfall_from_lost_telemetry,
     has_energy_mismatch
 from fct_session_briefings
 where not has_no_telemetry and energy_ratio is not null
 order by session_id
 """)
-agreeing = energy[~energy["has_energy_mismatch"]]
+agreeing = energy[~energy["has_energy_mismatch"] & ~energy["is_shortfall_from_lost_telemetry"]]
+shortfalls = energy[energy["is_shortfall_from_lost_telemetry"]]
 flagged = energy[energy["has_energy_mismatch"]]
 
 # One value per build: the var the flags were decided with.
@@ -780,16 +989,50 @@ tolerance = float(
 
 fig, (scatter_ax, ratio_ax) = plt.subplots(1, 2, figsize=(13, 6))
 limit = float(energy[["reported_energy_kwh", "telemetry_energy_kwh"]].max().max()) * 1.05
-for ax, y_column in ((scatter_ax, "telemetry_energy_kwh"), (ratio_ax, "energy_ratio")):
+for ax, measured_column, y_column in (
+    (scatter_ax, "measured_energy_kwh", "telemetry_energy_kwh"),
+    (ratio_ax, "measured_energy_ratio", "energy_ratio"),
+):
+    # The sessions are labelled once, in the left panel's legend.
+    labelled = ax is scatter_ax
     ax.scatter(
-        agreeing["reported_energy_kwh"], agreeing[y_column], s=14, alpha=0.7, label="agreeing"
+        agreeing["reported_energy_kwh"],
+        agreeing[y_column],
+        s=14,
+        alpha=0.7,
+        label="agreeing" if labelled else None,
+    )
+    # A lost-telemetry shortfall: the measured energy alone (hollow), joined to measured plus
+    # estimated (filled).
+    ax.vlines(
+        shortfalls["reported_energy_kwh"],
+        shortfalls[measured_column],
+        shortfalls[y_column],
+        color="tab:orange",
+        linestyle="--",
+        linewidth=1,
+    )
+    ax.scatter(
+        shortfalls["reported_energy_kwh"],
+        shortfalls[measured_column],
+        s=30,
+        facecolors="none",
+        edgecolors="tab:orange",
+        label="measured alone (lost-telemetry shortfall)" if labelled else None,
+    )
+    ax.scatter(
+        shortfalls["reported_energy_kwh"],
+        shortfalls[y_column],
+        s=30,
+        color="tab:orange",
+        label="is_shortfall_from_lost_telemetry, with the estimate" if labelled else None,
     )
     ax.scatter(
         flagged["reported_energy_kwh"],
         flagged[y_column],
         s=30,
         color="tab:red",
-        label="has_energy_mismatch",
+        label="has_energy_mismatch" if labelled else None,
     )
     ax.set_xlim(0, limit)
     ax.set_xlabel("reported energy (kWh)")
@@ -804,9 +1047,9 @@ for row in flagged.itertuples():
     )
 scatter_ax.plot([0, limit], [0, limit], color="black", linewidth=1, label="y = x")
 scatter_ax.set_ylim(0, limit)
-scatter_ax.set_ylabel("energy integrated from telemetry (kWh)")
-scatter_ax.set_title("Reported versus telemetry-integrated energy")
-scatter_ax.legend()
+scatter_ax.set_ylabel("telemetry energy, measured + estimated (kWh)")
+scatter_ax.set_title("Reported versus telemetry energy")
+scatter_ax.legend(fontsize="small")
 ratio_ax.axhline(1, color="black", linewidth=1, label="ratio 1 (y = x)")
 ratio_ax.axhspan(
     1 - tolerance,
@@ -817,8 +1060,8 @@ ratio_ax.axhspan(
 )
 ratio_ax.set_ylabel("telemetry energy / reported energy (ratio)")
 ratio_ax.set_title("Energy ratio per session")
-ratio_ax.legend(loc="center right")
-fig.suptitle("Reported versus telemetry-integrated energy per session")
+ratio_ax.legend(loc="lower right", fontsize="small")
+fig.suptitle("Reported versus telemetry energy per session (measured + estimated across gaps)")
 fig.tight_layout()
 plt.show()
 
@@ -827,41 +1070,41 @@ outliers = sql("""
 select
     session_id,
     charger_id,
+    case when has_energy_mismatch then 'energy mismatch' else 'lost telemetry' end as verdict,
     round(reported_energy_wh / 1000, 2) as reported_energy_kwh,
-    round(telemetry_energy_wh / 1000, 2) as telemetry_energy_kwh,
+    round(measured_energy_wh / 1000, 2) as measured_energy_kwh,
+    round(estimated_gap_energy_wh / 1000, 2) as estimated_gap_energy_kwh,
     round(energy_ratio, 3) as energy_ratio,
     reading_count,
     gap_count,
+    estimated_gap_count,
     largest_gap_s,
     has_sparse_telemetry,
     round(missing_measurement_share, 3) as missing_measurement_share,
-    is_overlapping,
-    clock_error_reading_count
+    is_overlapping
 from fct_session_briefings
-where has_energy_mismatch
-order by abs(energy_ratio - 1) desc, session_id
+where has_energy_mismatch or is_shortfall_from_lost_telemetry
+order by has_energy_mismatch desc, abs(energy_ratio - 1) desc, session_id
 """)
 display(outliers)
 
 # %% tags=["answer"]
-with_gap = int((outliers["has_sparse_telemetry"] | (outliers["gap_count"] > 0)).sum())
-if len(outliers) == 0:
-    cause = "No session needs a look."
-elif with_gap == len(outliers):
-    cause = (
-        "Every one of them also has sparse telemetry or a gap, where energy goes uncounted, so "
-        "lost telemetry may explain the shortfall; the marts cannot tell it from a metering fault."
-    )
-else:
-    cause = (
-        f"{with_gap} of them have sparse telemetry or a gap, where energy goes uncounted; the "
-        f"other {len(outliers) - with_gap} have complete telemetry and point to a metering fault."
-    )
+totals = energy_totals.iloc[0]
+mismatched = outliers[outliers["verdict"] == "energy mismatch"]
+lost = outliers[outliers["verdict"] == "lost telemetry"]
 answer(
+    f"The telemetry of the {int(totals.sessions_with_telemetry)} sessions with readings accounts "
+    f"for {totals.telemetry_energy_kwh:,.1f} kWh of the {totals.reported_energy_kwh:,.1f} kWh "
+    f"they report: {totals.measured_energy_kwh:,.1f} kWh measured and "
+    f"{totals.estimated_gap_energy_kwh:,.1f} kWh estimated across {int(totals.estimated_gaps)} "
+    f"gaps in {int(totals.sessions_with_estimated_gap)} sessions. "
     f"Of {len(energy)} sessions with telemetry and a reported energy, {len(agreeing)} agree "
-    f"(median ratio {energy['energy_ratio'].median():.3f}) and {len(outliers)} deviate by more "
-    f"than the {tolerance * 100:g} % tolerance: sessions "
-    f"{', '.join(str(s) for s in outliers['session_id']) or 'none'}. {cause}"
+    f"(median ratio {energy['energy_ratio'].median():.3f}). {len(lost)} fall short by more than "
+    f"the tolerance on measured energy alone but agree once the gaps are bridged, a shortfall "
+    f"from lost telemetry: sessions {', '.join(str(s) for s in lost['session_id']) or 'none'}. "
+    f"{len(mismatched)} deviate by more than the {tolerance * 100:g} % tolerance even with the "
+    f"estimate, a metering fault or a loss the estimate does not explain: sessions "
+    f"{', '.join(str(s) for s in mismatched['session_id']) or 'none'}."
 )
 
 # %%

@@ -2,18 +2,22 @@
 
 The default dataset (seed 42) is generated and built with dbt once per test session into a
 temporary folder, never into build/. The notebook is executed through ``chargerlogs.notebook``,
-and the numbers its answers print are checked against direct queries of the marts.
+and the numbers its answers print are checked against direct queries of the marts; for a session
+whose charger clock was reset, what its charts drew is read back from the kernel and checked too.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
+import json
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ import duckdb
 import jupytext
 import nbformat
 import pytest
-from conftest import PROJECT_DIR, DefaultWarehouse, query
+from conftest import PROJECT_DIR, DefaultWarehouse, query, query_dicts
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 from nbclient import NotebookClient
 
@@ -44,6 +48,8 @@ SECTION_HEADINGS = (
 )
 MAX_NOTEBOOK_SECONDS = 60
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+SECONDS_PER_YEAR = 365.25 * 86400
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +175,7 @@ def test_the_briefed_session_is_the_documented_default(
         left join marts.rpt_big_changes as changes on briefings.session_id = changes.session_id
         where briefings.phases_used = 3 and not briefings.has_sparse_telemetry
             and briefings.gap_count = 0 and not briefings.has_energy_mismatch
-            and not briefings.is_overlapping and briefings.clock_error_reading_count = 0
+            and not briefings.is_overlapping and not briefings.is_clock_corrected
         group by all
         order by count(changes.session_id) desc, briefings.session_id
         limit 1
@@ -206,6 +212,118 @@ def test_data_answer_matches_the_warehouse(
         quarantined
         == query(warehouse_file, "select count(*) from marts.rpt_quarantined_lines")[0][0]
     )
+
+
+def true_time_range(warehouse: Path) -> tuple[date, date]:
+    """The first corrected start date and the last corrected end date of the sessions."""
+    return query(
+        warehouse,
+        "select min(corrected_started_at)::date, max(corrected_ended_at)::date"
+        " from marts.fct_session_briefings",
+    )[0]
+
+
+def charger_clock_first_date(warehouse: Path) -> date:
+    """The earliest session start by a charger's own clock (years back for a reset clock)."""
+    return query(warehouse, "select min(started_at)::date from marts.fct_session_briefings")[0][0]
+
+
+def test_data_answer_states_the_dates_in_true_time(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    text = answer_of_section(executed.notebook, 1)
+    match = re.search(
+        r"from (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2}), .*the busiest day was "
+        r"(\d{4}-\d{2}-\d{2}) with (\d+) sessions started",
+        text,
+    )
+    assert match
+    first, last = true_time_range(warehouse_file)
+    assert (match[1], match[2]) == (f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}")
+    # The default dataset has a charger whose clock was reset: by the charger's clock the data
+    # would start years earlier, so an answer from started_at fails here.
+    assert charger_clock_first_date(warehouse_file) < first
+    busiest_day, sessions = query(
+        warehouse_file,
+        """
+        select corrected_started_at::date, count(*)
+        from marts.fct_session_briefings
+        group by 1
+        order by 2 desc, 1
+        limit 1
+        """,
+    )[0]
+    assert (match[3], int(match[4])) == (f"{busiest_day:%Y-%m-%d}", sessions)
+
+
+def test_clock_corrections_are_counted_from_the_marts(
+    executed: ExecutedNotebook, default_warehouse: DefaultWarehouse
+) -> None:
+    match = re.search(
+        r"Reset charger clocks were corrected to true time in (\d+) sessions \(([\d,]+) "
+        r"readings\) on (\d+) chargers \(([\d, ]+)\), whose clocks were off by up to ([\d.]+) "
+        r"years\.",
+        answer_of_section(executed.notebook, 1),
+    )
+    assert match
+    warehouse = default_warehouse.db_path
+    sessions, largest_offset_s = query(
+        warehouse,
+        "select count(*), max(abs(clock_offset_s)) from marts.fct_session_briefings"
+        " where is_clock_corrected",
+    )[0]
+    readings = query(
+        warehouse,
+        "select count(*) from marts.fct_charging_profiles where is_clock_corrected",
+    )[0][0]
+    chargers = [
+        row[0]
+        for row in query(
+            warehouse,
+            "select distinct charger_id from marts.fct_session_briefings"
+            " where is_clock_corrected order by 1",
+        )
+    ]
+    assert (int(match[1]), number(match[2]), int(match[3])) == (sessions, readings, len(chargers))
+    assert [int(charger) for charger in match[4].split(", ")] == chargers
+    assert float(match[5]) == pytest.approx(largest_offset_s / SECONDS_PER_YEAR, abs=0.05)
+    # The chargers are those the generator gave a wrong clock.
+    clock_periods = default_warehouse.data_dir / "_generator" / "clock_periods.csv"
+    with clock_periods.open(newline="", encoding="utf-8") as handle:
+        wrong_clocks = {
+            int(row["charger_id"]) for row in csv.DictReader(handle) if row["offset_s"] != "0"
+        }
+    assert set(chargers) == wrong_clocks
+    assert sessions > 0
+
+
+def output_texts(notebook: Any) -> list[str]:
+    """Every text a code cell showed: printed streams, tables, Markdown."""
+    texts = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                texts.append(output.text)
+            for kind in ("text/plain", "text/markdown"):
+                if kind in output.get("data", {}):
+                    texts.append(output["data"][kind])
+    return texts
+
+
+def test_every_date_the_notebook_shows_is_true_time(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    first, last = true_time_range(warehouse_file)
+    shown = {
+        date(int(year), int(month), int(day))
+        for text in output_texts(executed.notebook)
+        for year, month, day in ISO_DATE.findall(text)
+    }
+    assert shown
+    assert all(first <= day <= last for day in shown), sorted(shown)
+    assert charger_clock_first_date(warehouse_file) not in shown
 
 
 def test_missing_measurements_are_quoted_as_readings_not_as_a_flag(
@@ -326,13 +444,18 @@ def stated_tolerance(text: str) -> float:
     return float(match[1]) / 100
 
 
-def test_energy_outliers_are_the_flagged_sessions_outside_the_stored_tolerance(
+def named_sessions(text: str, pattern: str) -> set[int]:
+    """The session ids that ``text`` lists after ``pattern`` ("none" for no session)."""
+    match = re.search(pattern + r": sessions ([\d, ]+|none)\.", text)
+    assert match, text
+    return set() if match[1] == "none" else {int(session) for session in match[1].split(", ")}
+
+
+def test_energy_mismatches_are_the_flagged_sessions_outside_the_stored_tolerance(
     executed: ExecutedNotebook, warehouse_file: Path
 ) -> None:
     text = answer_of_section(executed.notebook, 6)
-    match = re.search(r"tolerance: sessions ([\d, ]+)\.", text)
-    assert match
-    named = {int(session) for session in match[1].split(", ")}
+    named = named_sessions(text, r"even with the estimate, [^:]*")
     flagged = query(
         warehouse_file,
         "select session_id from marts.fct_session_briefings where has_energy_mismatch",
@@ -343,17 +466,122 @@ def test_energy_outliers_are_the_flagged_sessions_outside_the_stored_tolerance(
         warehouse_file, "select distinct energy_mismatch_tolerance from marts.fct_session_briefings"
     )
     assert [stated_tolerance(text)] == pytest.approx([row[0] for row in tolerances])
-    # The answer says they deviate by more than the tolerance: recomputed from the two energies
-    # and the stored tolerance, without the flag.
+    # The answer says they deviate by more than the tolerance even with the estimate:
+    # recomputed from the energies and the stored tolerance, without the flag.
     outside = query(
         warehouse_file,
         """
         select session_id from marts.fct_session_briefings
         where reading_count > 0 and reported_energy_wh > 0
-            and abs(telemetry_energy_wh / reported_energy_wh - 1) > energy_mismatch_tolerance
+            and abs((measured_energy_wh + estimated_gap_energy_wh) / reported_energy_wh - 1)
+                > energy_mismatch_tolerance
         """,
     )
     assert named == {row[0] for row in outside}
+
+
+def test_lost_telemetry_shortfalls_are_told_from_energy_mismatches(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    text = answer_of_section(executed.notebook, 6)
+    named = named_sessions(text, r"a shortfall from lost telemetry")
+    flagged = query(
+        warehouse_file,
+        "select session_id from marts.fct_session_briefings where is_shortfall_from_lost_telemetry",
+    )
+    assert named == {row[0] for row in flagged}
+    assert named
+    assert not named & named_sessions(text, r"even with the estimate, [^:]*")
+    # Recomputed without the flag: the measured energy alone is outside the tolerance, measured
+    # plus estimated inside it.
+    recomputed = query(
+        warehouse_file,
+        """
+        select session_id from marts.fct_session_briefings
+        where reading_count > 0 and reported_energy_wh > 0
+            and abs(measured_energy_wh / reported_energy_wh - 1) > energy_mismatch_tolerance
+            and abs((measured_energy_wh + estimated_gap_energy_wh) / reported_energy_wh - 1)
+                <= energy_mismatch_tolerance
+        """,
+    )
+    assert named == {row[0] for row in recomputed}
+
+
+def test_energy_answer_splits_measured_and_estimated_energy(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    match = re.search(
+        r"The telemetry of the (\d+) sessions with readings accounts for ([\d,.]+) kWh of the "
+        r"([\d,.]+) kWh they report: ([\d,.]+) kWh measured and ([\d,.]+) kWh estimated across "
+        r"(\d+) gaps in (\d+) sessions\.",
+        answer_of_section(executed.notebook, 6),
+    )
+    assert match
+    row = query(
+        warehouse_file,
+        """
+        select
+            count(*),
+            sum(telemetry_energy_wh) / 1000,
+            sum(reported_energy_wh) / 1000,
+            sum(measured_energy_wh) / 1000,
+            sum(estimated_gap_energy_wh) / 1000,
+            sum(estimated_gap_count),
+            count(*) filter (where estimated_gap_energy_wh > 0)
+        from marts.fct_session_briefings
+        where reading_count > 0
+        """,
+    )[0]
+    stated = [number(group) for group in match.groups()]
+    assert stated[0] == row[0]
+    assert stated[1:5] == pytest.approx(row[1:5], abs=0.05)
+    assert stated[5:] == [row[5], row[6]]
+    assert stated[1] == pytest.approx(stated[3] + stated[4], abs=0.1)
+    assert 0 < stated[4] < stated[3]
+
+
+def briefing_statement(text: str) -> dict[str, Any]:
+    """The start, clock note and energies that the answer of section 3 states."""
+    match = re.search(
+        r"lasted [\d.]+ h from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC(?: \(true time; the charger's "
+        r"clock was ([\d,.]+) days (behind|ahead)\))?, .*Its \d+ readings measure ([\d.]+) kWh "
+        r"and ([\d.]+) kWh are estimated across (\d+) gap\(s\)",
+        text,
+    )
+    assert match, text
+    return {
+        "started": match[1],
+        "clock_days": number(match[2]) if match[2] else None,
+        "clock_direction": match[3],
+        "measured_kwh": float(match[4]),
+        "estimated_kwh": float(match[5]),
+        "estimated_gaps": int(match[6]),
+    }
+
+
+def stored_briefing(warehouse: Path, session_id: int) -> dict[str, Any]:
+    """The briefing row of ``session_id``, as a dict."""
+    (row,) = query_dicts(
+        warehouse, "select * from marts.fct_session_briefings where session_id = ?", [session_id]
+    )
+    return row
+
+
+def test_briefing_answer_states_true_time_and_measured_and_estimated_energy(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    text = answer_of_section(executed.notebook, 3)
+    session_id = int(re.search(r"Session (\d+) on charger", text)[1])
+    stated = briefing_statement(text)
+    row = stored_briefing(warehouse_file, session_id)
+    assert stated["started"] == f"{row['corrected_started_at']:%Y-%m-%d %H:%M}"
+    # The default session's charger clock was right: no correction to state.
+    assert not row["is_clock_corrected"] and stated["clock_days"] is None
+    assert stated["measured_kwh"] == pytest.approx(row["measured_energy_wh"] / 1000, abs=0.005)
+    assert stated["estimated_kwh"] == pytest.approx(
+        row["estimated_gap_energy_wh"] / 1000, abs=0.005
+    )
+    assert stated["estimated_gaps"] == row["estimated_gap_count"]
 
 
 def test_notebook_states_the_thresholds_stored_in_the_marts(
@@ -422,6 +650,191 @@ def test_notebook_briefs_the_session_it_is_given(warehouse_file: Path, tmp_path:
         f"**Answer.** Session {session_id} on charger {charger_id} lasted"
     )
     assert len(png_outputs(tagged_cells(notebook, "profile-figure"))) == 1
+
+
+# Run in the kernel after the notebook: what its charts drew, read back from the matplotlib
+# objects it left in the cells' names (`day_ax`: sessions per day; `energy_ax`: the profile's
+# accumulated energy).
+CHART_PROBE = """
+import json
+
+import matplotlib.dates
+import numpy
+
+
+def bar_days(container):
+    centres = [bar.get_x() + bar.get_width() / 2 for bar in container]
+    return [
+        [f"{matplotlib.dates.num2date(centre):%Y-%m-%d}", float(bar.get_height())]
+        for centre, bar in zip(centres, container)
+    ]
+
+
+estimate_bands = [
+    collection
+    for collection in energy_ax.collections
+    if collection.get_label().startswith("estimated across gaps")
+]
+bridges = [
+    line for line in energy_ax.get_lines() if line.get_label() == "gap bridged by the estimate"
+]
+print(json.dumps({
+    "day_bars": {container.get_label(): bar_days(container) for container in day_ax.containers},
+    "estimate_hatches": [band.get_hatch() for band in estimate_bands],
+    "estimate_vertices": [band.get_paths()[0].vertices.tolist() for band in estimate_bands],
+    "bridges": [
+        {
+            "linestyle": line.get_linestyle(),
+            "x": [float(x) for x, y in line.get_xydata() if not numpy.isnan(y)],
+        }
+        for line in bridges
+    ],
+}))
+"""
+
+
+@dataclass(frozen=True)
+class ProbedNotebook:
+    """A notebook executed in a kernel, and what :data:`CHART_PROBE` printed afterwards."""
+
+    notebook: Any
+    charts: dict[str, Any]
+
+
+def run_with_chart_probe(warehouse: Path, session_id: int) -> ProbedNotebook:
+    """Execute the notebook briefing ``session_id``, then the chart probe in the same kernel."""
+    notebook = jupytext.read(DEFAULT_SOURCE)
+    client = NotebookClient(
+        notebook,
+        kernel_name=NATIVE_KERNEL_NAME,
+        kernel_manager_class=InterpreterKernelManager,
+        resources={"metadata": {"path": str(DEFAULT_SOURCE.parent)}},
+    )
+    # nbclient executes only cells of the notebook: the probe is appended, run last, removed.
+    probe = nbformat.v4.new_code_cell(CHART_PROBE)
+    notebook.cells.append(probe)
+    with client.setup_kernel(env=notebook_environment(warehouse, session_id)):
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+    notebook.cells.remove(probe)
+    printed = "".join(output.text for output in probe.outputs if output.output_type == "stream")
+    return ProbedNotebook(notebook, json.loads(printed))
+
+
+@pytest.fixture(scope="session")
+def clock_corrected_session(warehouse_file: Path) -> tuple[int, ProbedNotebook]:
+    """The notebook briefing the reset-clock session with the most energy estimated across gaps."""
+    (session_id,) = query(
+        warehouse_file,
+        """
+        select session_id from marts.fct_session_briefings
+        where is_clock_corrected and estimated_gap_energy_wh > 0
+        order by estimated_gap_energy_wh desc, session_id
+        limit 1
+        """,
+    )[0]
+    return session_id, run_with_chart_probe(warehouse_file, session_id)
+
+
+def test_sessions_per_day_are_drawn_in_true_time(
+    clock_corrected_session: tuple[int, ProbedNotebook], warehouse_file: Path
+) -> None:
+    bars = clock_corrected_session[1].charts["day_bars"]
+    assert set(bars) == {"clock right", "clock reset, corrected"}
+    drawn: dict[str, dict[str, float]] = {}
+    for label, days in bars.items():
+        drawn[label] = {day: height for day, height in days if height > 0}
+    expected = query(
+        warehouse_file,
+        """
+        select
+            strftime(corrected_started_at::date, '%Y-%m-%d'),
+            count(*) filter (where not is_clock_corrected),
+            count(*) filter (where is_clock_corrected)
+        from marts.fct_session_briefings
+        group by 1
+        """,
+    )
+    assert drawn["clock right"] == {day: right for day, right, _ in expected if right}
+    assert drawn["clock reset, corrected"] == {
+        day: corrected for day, _, corrected in expected if corrected
+    }
+    first, last = true_time_range(warehouse_file)
+    assert all(
+        f"{first:%Y-%m-%d}" <= day <= f"{last:%Y-%m-%d}" for days in drawn.values() for day in days
+    )
+    assert drawn["clock reset, corrected"]
+
+
+def test_profile_draws_the_estimated_energy_apart(
+    clock_corrected_session: tuple[int, ProbedNotebook], warehouse_file: Path
+) -> None:
+    session_id, probed = clock_corrected_session
+    charts = probed.charts
+    estimated_wh, last_estimated_wh = query(
+        warehouse_file,
+        """
+        select
+            any_value(briefings.estimated_gap_energy_wh),
+            arg_max(profiles.accumulated_estimated_energy_wh, profiles.reading_seq)
+        from marts.fct_session_briefings as briefings
+        inner join marts.fct_charging_profiles as profiles
+            on briefings.session_id = profiles.session_id
+        where briefings.session_id = ?
+        """,
+        [session_id],
+    )[0]
+    assert last_estimated_wh == pytest.approx(estimated_wh)
+    # One hatched band, between measured and accumulated energy: at the last reading it is as
+    # high as the energy estimated over the whole session.
+    assert charts["estimate_hatches"] == ["////"]
+    (vertices,) = charts["estimate_vertices"]
+    last_x = max(x for x, _ in vertices)
+    heights = [y for x, y in vertices if x == last_x]
+    assert max(heights) - min(heights) == pytest.approx(estimated_wh / 1000, rel=1e-6)
+    # The dashed line spans each estimated gap: from the reading before it to the reading
+    # that ends it.
+    (bridge,) = charts["bridges"]
+    assert bridge["linestyle"] == "--"
+    gap_edges = query(
+        warehouse_file,
+        """
+        with edges as (
+            select
+                elapsed_s,
+                interval_estimated_energy_wh > 0 as ends_estimated_gap,
+                lead(interval_estimated_energy_wh) over (order by reading_seq) > 0
+                    as starts_estimated_gap
+            from marts.fct_charging_profiles
+            where session_id = ?
+        )
+        select elapsed_s / 3600 from edges where ends_estimated_gap or starts_estimated_gap
+        order by 1
+        """,
+        [session_id],
+    )
+    assert bridge["x"] == pytest.approx([row[0] for row in gap_edges])
+    assert len(bridge["x"]) >= 2
+
+
+def test_briefing_of_a_reset_clock_session_states_the_correction(
+    clock_corrected_session: tuple[int, ProbedNotebook], warehouse_file: Path
+) -> None:
+    session_id, probed = clock_corrected_session
+    text = answer_of_section(probed.notebook, 3)
+    assert text.startswith(f"**Answer.** Session {session_id} on charger")
+    stated = briefing_statement(text)
+    row = stored_briefing(warehouse_file, session_id)
+    assert stated["started"] == f"{row['corrected_started_at']:%Y-%m-%d %H:%M}"
+    assert row["started_at"].year < row["corrected_started_at"].year
+    assert stated["clock_days"] == pytest.approx(abs(row["clock_offset_s"]) / 86400, abs=0.05)
+    assert stated["clock_direction"] == ("behind" if row["clock_offset_s"] < 0 else "ahead")
+    assert stated["measured_kwh"] == pytest.approx(row["measured_energy_wh"] / 1000, abs=0.005)
+    assert stated["estimated_kwh"] == pytest.approx(
+        row["estimated_gap_energy_wh"] / 1000, abs=0.005
+    )
+    assert stated["estimated_kwh"] > 0
+    assert len(png_outputs(tagged_cells(probed.notebook, "profile-figure"))) == 1
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
