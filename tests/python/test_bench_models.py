@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from chargerlogs import bench_models
+from chargerlogs.dbt_runner import MeasuredProcess
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 L1_W = 230 * 10  # 230 V x 1000 cA on phase 1
@@ -211,6 +212,18 @@ def test_reference_statement_reads_the_gap_var(tmp_path: Path) -> None:
     assert {session_id: row[1] for session_id, row in briefings.items()} == dict.fromkeys(
         EXPECTED, 0.0
     )
+
+
+def test_statement_seconds_are_the_last_line_of_the_reference_output() -> None:
+    """Before the seconds, DuckDB may have drawn a progress bar (a statement over 2 s)."""
+    stdout = (
+        "\n 57% \u2595\u2588\u2588\u258f (~1 second remaining)     "
+        "\n100% \u2595\u2588\u2588\u2588\u258f (00:00:07.18 elapsed)     \n7.2074\n"
+    )
+    reference = MeasuredProcess(
+        ["python"], 0, stdout, "", label="the reference statement", seconds=7.4, max_rss_mib=1.0
+    )
+    assert bench_models.statement_seconds(reference) == 7.2074
 
 
 def test_tiny_run_prints_parsable_figures_and_agrees(
