@@ -274,7 +274,7 @@ def compare(models_db: Path, reference_db: Path) -> tuple[Agreement, dict[str, i
         rows = con.execute(
             """
             with model_briefings as (
-                select session_id, reading_count, telemetry_energy_wh
+                select session_id, reading_count, measured_energy_wh
                 from models.marts.fct_session_briefings
                 where reading_count > 0
             )
@@ -282,8 +282,8 @@ def compare(models_db: Path, reference_db: Path) -> tuple[Agreement, dict[str, i
                 coalesce(model_briefings.session_id, reference_briefings.session_id),
                 coalesce(model_briefings.reading_count, 0),
                 coalesce(reference_briefings.reading_count, 0),
-                coalesce(model_briefings.telemetry_energy_wh, 0),
-                coalesce(reference_briefings.telemetry_energy_wh, 0)
+                coalesce(model_briefings.measured_energy_wh, 0),
+                coalesce(reference_briefings.measured_energy_wh, 0)
             from model_briefings
             full outer join reference_briefings
                 on model_briefings.session_id = reference_briefings.session_id

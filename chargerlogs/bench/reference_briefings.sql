@@ -1,6 +1,6 @@
 -- The briefing job of the dbt models as one plain DuckDB statement: the yardstick of the model
 -- benchmark (`python -m chargerlogs.bench_models`, see docs/benchmark.md). From the same log files it
--- writes one row per charging session with at least one reading: the reading count, the telemetry
+-- writes one row per charging session with at least one reading: the reading count, the measured
 -- energy, the peak power and the min/avg/max of every phase measurement, the columns of the same
 -- names in marts.fct_session_briefings.
 --
@@ -9,8 +9,6 @@
 --     set variable status_files = '<data folder>/charger_log_status/*.json*';
 --     set variable session_files = '<data folder>/charger_log_session/*.json*';
 --     set variable max_integration_gap_s = 300;
---     set variable clock_error_threshold_s = 7776000;
---     set variable clock_ahead_tolerance_s = 300;
 --
 -- Its rules are the models' rules:
 -- - Lines: only *.json and *.json.gz files are read. A line is kept as staging keeps it: a JSON
@@ -23,8 +21,8 @@
 --   time, then file), then among those the earliest arrival of a charger's measured time (server
 --   time, then lower reading id, then file). Sessions, as int_sessions_classified: the first
 --   occurrence of a session id (file, then position in the file).
--- - Readings whose charger clock is wrong (vars clock_error_threshold_s, clock_ahead_tolerance_s)
---   belong to no session.
+-- - Readings and session events are matched in the charger's own clock, which they share, right or
+--   wrong (the models correct both to true time afterwards, which changes no match).
 -- - A reading belongs to the latest-started session of its charger that contains it (start <=
 --   measured time <= end; of two starting in the same second, the higher id). The ASOF join and the
 --   nested-overlap fallback of int_session_readings_attributed compute exactly this; here it is
@@ -42,8 +40,9 @@
 -- 3. Sums and means are plain double aggregates. The mart adds values rounded to 1e-6 as exact
 --    decimals (macro exact_sum), so a figure may differ in its last digits.
 -- 4. Only the aggregates above, only for sessions with readings: no session columns (times,
---    reported energy, cost, flags), no gaps, active-charging time or data-quality counts, no
---    per-reading profile (accumulated energy), no big changes.
+--    reported energy, cost, flags), no gaps or their estimated energy, no clock offsets or corrected
+--    times, no active-charging time or data-quality counts, no per-reading profile (accumulated
+--    energy), no big changes.
 create table reference_briefings as
 
 with
@@ -255,16 +254,6 @@ first_by_measurement as (
     ) = 1
 ),
 
--- A charger clock years behind the server's or minutes ahead of it gives no usable measured time.
-attributable_readings as (
-    select * from first_by_measurement
-    where not coalesce(
-        received_epoch_s - measured_epoch_s > getvariable('clock_error_threshold_s')
-        or received_epoch_s - measured_epoch_s < -getvariable('clock_ahead_tolerance_s'),
-        false
-    )
-),
-
 session_lines as (
     select
         filename as source_file,
@@ -347,25 +336,25 @@ kept_sessions as (
 session_readings as (
     select
         kept_sessions.session_id,
-        attributable_readings.charger_id,
-        attributable_readings.measured_epoch_s,
-        attributable_readings.current_l1_a,
-        attributable_readings.voltage_l1_v,
-        attributable_readings.temperature_l1_c,
-        attributable_readings.current_l2_a,
-        attributable_readings.voltage_l2_v,
-        attributable_readings.temperature_l2_c,
-        attributable_readings.current_l3_a,
-        attributable_readings.voltage_l3_v,
-        attributable_readings.temperature_l3_c
-    from attributable_readings
+        first_by_measurement.charger_id,
+        first_by_measurement.measured_epoch_s,
+        first_by_measurement.current_l1_a,
+        first_by_measurement.voltage_l1_v,
+        first_by_measurement.temperature_l1_c,
+        first_by_measurement.current_l2_a,
+        first_by_measurement.voltage_l2_v,
+        first_by_measurement.temperature_l2_c,
+        first_by_measurement.current_l3_a,
+        first_by_measurement.voltage_l3_v,
+        first_by_measurement.temperature_l3_c
+    from first_by_measurement
     inner join kept_sessions
         on
-            attributable_readings.charger_id = kept_sessions.charger_id
-            and attributable_readings.measured_epoch_s
+            first_by_measurement.charger_id = kept_sessions.charger_id
+            and first_by_measurement.measured_epoch_s
             between kept_sessions.started_epoch_s and kept_sessions.ended_epoch_s
     qualify row_number() over (
-        partition by attributable_readings.reading_id
+        partition by first_by_measurement.reading_id
         order by kept_sessions.started_epoch_s desc, kept_sessions.session_id desc
     ) = 1
 ),
@@ -404,7 +393,7 @@ final as (
         session_id,
         any_value(charger_id) as charger_id,
         count(*) as reading_count,
-        sum(interval_energy_wh) as telemetry_energy_wh,
+        sum(interval_energy_wh) as measured_energy_wh,
         max(power_w) as peak_power_w,
         min(current_l1_a) as min_current_l1_a,
         avg(current_l1_a) as avg_current_l1_a,

@@ -89,8 +89,9 @@ def write_handwritten_lines(data: Path) -> None:
         _flat(5, 1430, 1450.0, current_ca=2000),
         _flat(5, 1430, 1460.0, current_ca=3000),  # same id arriving later: dropped
         _flat(6, 1430, 1470.0, current_ca=2000),  # same measurement re-sent later: dropped
-        _flat(7, 1500, 1500.0 + 7776001, current_ca=5000),  # clock years behind: no session
-        _flat(8, 1600, 1200.0, current_ca=5000),  # clock minutes ahead: no session
+        # clocks years behind and minutes ahead: matched in the charger's clock, as the session
+        _flat(7, 1500, 1500.0 + 7776001, current_ca=5000),
+        _flat(8, 1600, 1200.0, current_ca=5000),
         _flat(9, 1700, 1750.0, current_ca=5000, charger_id="7"),  # key as a string: rejected
         _flat(10, 1800, 1850.0, current_ca=5000, ac_voltage_rms_2=-230),  # negative: rejected
         '{"id": 11, "charger_id": 7, "ac_curr',  # malformed
@@ -124,9 +125,19 @@ def write_handwritten_lines(data: Path) -> None:
     _write(data / "charger_log_session" / "part-handwritten.json.bak", [_session(16, 5000, 6000)])
 
 
-# session id: readings, telemetry energy (Wh), peak power (W), max phase-1 temperature (C)
+L1_FIVEFOLD_W = 230 * 50  # 230 V x 5000 cA
+
+# session id: readings, measured energy (Wh), peak power (W), max phase-1 temperature (C)
 EXPECTED = {
-    11: (4, (L1_W + L1_W) / 2 * 30 / 3600 + (L1_DOUBLE_W + L1_DOUBLE_W) / 2 * 30 / 3600, 4600, 31),
+    11: (
+        6,
+        (L1_W + L1_W) / 2 * 30 / 3600  # 1000 -> 1030; then a 370 s gap: not measured
+        + (L1_DOUBLE_W + L1_DOUBLE_W) / 2 * 30 / 3600  # 1400 -> 1430
+        + (L1_DOUBLE_W + L1_FIVEFOLD_W) / 2 * 70 / 3600  # 1430 -> 1500
+        + (L1_FIVEFOLD_W + L1_FIVEFOLD_W) / 2 * 100 / 3600,  # 1500 -> 1600
+        L1_FIVEFOLD_W,
+        31,
+    ),
     12: (2, L1_W * 30 / 3600, L1_W, 30),
     13: (1, 0.0, L1_W, 30),
     14: (2, L1_W * 30 / 3600, L1_W, 30),
@@ -150,7 +161,7 @@ def _briefings(data: Path, **overrides: object) -> dict[int, tuple[object, ...]]
     try:
         bench_models.create_reference_briefings(con, variables)
         rows = con.execute(
-            "select session_id, reading_count, telemetry_energy_wh, peak_power_w,"
+            "select session_id, reading_count, measured_energy_wh, peak_power_w,"
             " max_temperature_l1_c, max_current_l2_a, avg_current_l1_a from reference_briefings"
         ).fetchall()
     finally:
@@ -185,13 +196,11 @@ def test_reference_variables_are_the_input_globs_and_the_project_vars(tmp_path: 
         "status_files": f"{tmp_path}/charger_log_status/*.json*",
         "session_files": f"{tmp_path}/charger_log_session/*.json*",
         "max_integration_gap_s": project_vars["max_integration_gap_s"],
-        "clock_error_threshold_s": project_vars["clock_error_threshold_s"],
-        "clock_ahead_tolerance_s": project_vars["clock_ahead_tolerance_s"],
     }
 
 
 def test_reference_statement_applies_the_briefing_rules(tmp_path: Path) -> None:
-    """Layouts, type drift, both de-duplications, clock errors, session windows, the gap."""
+    """Layouts, type drift, both de-duplications, wrong clocks, session windows, the gap."""
     write_handwritten_lines(tmp_path)
     briefings = _briefings(tmp_path)
     assert sorted(briefings) == sorted(EXPECTED)
@@ -202,7 +211,7 @@ def test_reference_statement_applies_the_briefing_rules(tmp_path: Path) -> None:
         assert row[2] == pytest.approx(peak), session_id
         assert row[3] == max_temperature, session_id
         assert row[4] == 0, session_id
-    assert briefings[11][5] == pytest.approx((10 + 10 + 20 + 20) / 4)
+    assert briefings[11][5] == pytest.approx((10 + 10 + 20 + 20 + 50 + 50) / 6)
 
 
 def test_reference_statement_reads_the_gap_var(tmp_path: Path) -> None:
