@@ -38,7 +38,7 @@ TOP_MODELS = 5
 MODELS_ONLY = ("build", "--resource-type", "seed", "--resource-type", "model")
 
 # Agreement thresholds between the models and the reference statement.
-ENERGY_TOLERANCE = 0.005  # share of the total telemetry energy
+ENERGY_TOLERANCE = 0.005  # share of the total measured energy
 READING_COUNT_AGREEMENT = 0.99  # share of sessions whose reading counts must be equal
 SHOWN_DIFFERENCES = 10  # sessions listed when reading counts differ
 
@@ -83,7 +83,7 @@ class Agreement:
 
     @property
     def energy_difference(self) -> float:
-        """Relative difference of the total telemetry energy (models against reference)."""
+        """Relative difference of the total measured energy (models against reference)."""
         if self.reference_energy_wh == 0:
             return 0.0 if self.model_energy_wh == 0 else float("inf")
         return abs(self.model_energy_wh / self.reference_energy_wh - 1)
@@ -337,7 +337,7 @@ def print_agreement(agreement: Agreement) -> None:
         f"{agreement.reference_sessions}"
     )
     print(
-        f"telemetry energy kWh: models {agreement.model_energy_wh / 1000:.3f}, reference "
+        f"measured energy kWh: models {agreement.model_energy_wh / 1000:.3f}, reference "
         f"{agreement.reference_energy_wh / 1000:.3f}, difference {agreement.energy_difference:.4%}"
     )
     print(
