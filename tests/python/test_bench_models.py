@@ -278,7 +278,7 @@ def test_tiny_run_prints_parsable_figures_and_agrees(
     generated_sessions = manifest["charger_log_session"]["clean_rows"]
     assert model_sessions == reference_sessions
     assert len(EXPECTED) < model_sessions <= len(EXPECTED) + generated_sessions
-    difference = figures["telemetry energy kWh"].rsplit("difference ", 1)[1]
+    difference = figures["measured energy kWh"].rsplit("difference ", 1)[1]
     assert float(difference.rstrip("%")) < 0.01
     assert figures["equal reading counts"] == (
         f"{model_sessions} of {model_sessions} sessions (100.00%)"
