@@ -70,6 +70,7 @@ batches_levelled as (
         levels_numbered.first_measured_epoch_s,
         levels_numbered.last_measured_epoch_s,
         levels_numbered.clock_level,
+        level_offsets.level_skew_s,
         case
             when
                 level_offsets.level_skew_s > {{ var('clock_error_threshold_s') }}
@@ -113,6 +114,7 @@ final as (
         max(received_epoch_s) as last_received_epoch_s,
         min(first_measured_epoch_s) as first_measured_epoch_s,
         max(last_measured_epoch_s) as last_measured_epoch_s,
+        any_value(level_skew_s) as level_skew_s,
         any_value(clock_offset_s) as clock_offset_s,
         count(*) as batch_count,
         sum(reading_count) as reading_count

@@ -10,23 +10,40 @@ readings as (
 clock_periods as (
     select
         charger_id,
-        first_received_epoch_s,
+        first_measured_epoch_s,
+        level_skew_s,
         clock_offset_s
     from {{ ref('int_charger_clock_periods') }}
 ),
 
--- A reading's clock period is the one its upload batch belongs to: periods are runs of batches in
--- received order, so the last period of its charger that started receiving at or before it. A
--- reading without a received time cannot be placed and keeps its charger's clock (offset 0).
-periods_matched as (
+-- A reading's skew (received minus measured) is its upload delay, never negative, plus its clock's
+-- error: it belongs to the clock level of its charger with the highest skew at or below its own
+-- (give or take clock_ahead_tolerance_s, as the level is a percentile). Levels are at least
+-- clock_error_threshold_s apart, so a late upload stays on its level; a batch that holds readings
+-- from both sides of a time sync splits between the two levels.
+periods_by_upload as (
     select
         readings.*,
-        coalesce(clock_periods.clock_offset_s, 0) as clock_offset_s
+        clock_periods.clock_offset_s as upload_period_offset_s
     from readings
     asof left join clock_periods
         on
             readings.charger_id = clock_periods.charger_id
-            and readings.received_epoch_s >= clock_periods.first_received_epoch_s
+            and readings.received_epoch_s - readings.measured_epoch_s + {{ var('clock_ahead_tolerance_s') }}
+            >= clock_periods.level_skew_s
+),
+
+-- A reading without a received time is placed as a session is, by the charger's own clock: the
+-- period of its charger that began last, by that clock, at or before it (none: offset 0).
+periods_matched as (
+    select
+        periods_by_upload.* exclude (upload_period_offset_s),
+        coalesce(periods_by_upload.upload_period_offset_s, clock_periods.clock_offset_s, 0) as clock_offset_s
+    from periods_by_upload
+    asof left join clock_periods
+        on
+            periods_by_upload.charger_id = clock_periods.charger_id
+            and periods_by_upload.measured_epoch_s >= clock_periods.first_measured_epoch_s
 ),
 
 final as (
