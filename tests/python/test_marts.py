@@ -25,6 +25,11 @@ MARTS = (
     "rpt_quarantined_lines",
     "rpt_ingestion_reconciliation",
     "rpt_unexpected_keys",
+    "dim_chargers",
+    "dim_users",
+    "fct_session_days",
+    "fct_charger_days",
+    "rpt_user_monthly_energy",
 )
 
 
