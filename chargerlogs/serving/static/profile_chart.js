@@ -266,7 +266,12 @@ const profileChart = (() => {
       cursor.setAttribute("visibility", "visible");
       const value = (field, decimals, scale = 1) =>
         profile[field][nearest] === null ? "–" : (profile[field][nearest] * scale).toFixed(decimals);
-      const phases = PHASES.map(
+      const measured = (phase) =>
+        ["current", "voltage", "temperature"].some((measure) => {
+          const series = profile[`${measure}_${phase}_${{ current: "a", voltage: "v", temperature: "c" }[measure]}`];
+          return series && series[nearest] !== null;
+        });
+      const phases = PHASES.filter(measured).map(
         (phase) =>
           `${phase.toUpperCase()} ${value(`current_${phase}_a`, 1)} A ${value(`voltage_${phase}_v`, 0)} V ` +
           `${value(`temperature_${phase}_c`, 0)} °C`
