@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from chargerlogs.cli import OneLineErrorParser, positive_int
+from chargerlogs.cli import OneLineErrorParser, non_negative_int, positive_int
 from chargerlogs.serving import marts, tokens
 from chargerlogs.serving.app import STORE_SETTING
 from chargerlogs.serving.cluster import DEFAULT_PORT, ClusterError, LocalCluster
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--warmup",
-        type=int,
+        type=non_negative_int,
         default=3,
         help="seconds of load before measuring, not counted (default: %(default)s)",
     )

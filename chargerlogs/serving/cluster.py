@@ -150,8 +150,6 @@ class LocalCluster:
             "unix_socket_permissions": "0700",
             "timezone": "'UTC'",
             "max_connections": "60",
-            "shared_buffers": "'128MB'",
-            "fsync": "on",
         }
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# set by chargerlogs.serving.cluster\n")

@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-from chargerlogs.cli import OneLineErrorParser
+from chargerlogs.cli import OneLineErrorParser, positive_int
 from chargerlogs.serving import marts, tokens
 from chargerlogs.serving.cluster import DEFAULT_PORT, ClusterError, LocalCluster
 from chargerlogs.serving.store import bootstrap
@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=positive_int,
         default=DEFAULT_PORT,
         help="port number of the server's socket (default: %(default)s)",
     )
