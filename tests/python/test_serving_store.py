@@ -324,3 +324,10 @@ def test_publish_command_line(tmp_path: Path) -> None:
     )
     assert missing.returncode == 1
     assert missing.stderr.count("\n") == 1 and "warehouse not found" in missing.stderr
+
+
+def test_system_packages_script_installs_nothing_when_present() -> None:
+    script = PROJECT_DIR / "scripts" / "install_system_packages.sh"
+    result = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == "", "PostgreSQL and Chromium are installed"
