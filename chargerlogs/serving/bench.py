@@ -20,24 +20,20 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-import psycopg
 
 from chargerlogs.cli import OneLineErrorParser, non_negative_int, positive_int
-from chargerlogs.serving import marts, tokens
+from chargerlogs.serving import tokens
 from chargerlogs.serving.app import STORE_SETTING
-from chargerlogs.serving.cluster import DEFAULT_PORT, ClusterError, LocalCluster
-from chargerlogs.serving.publish import publish
-from chargerlogs.serving.store import bootstrap
-
-LARGEST_SESSION = """
-    select session_id, user_id, reading_count
-    from portal.sessions
-    order by reading_count desc, session_id
-    limit 1
-"""
+from chargerlogs.serving.publish import (
+    STORE_ERRORS,
+    add_store_arguments,
+    open_store,
+    publish,
+    read_warehouse,
+)
+from chargerlogs.serving.store import largest_session
 
 
 @dataclass(frozen=True)
@@ -184,33 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Measure the session page API (GET /api/sessions/{id}) of the per-session dashboard: "
             "concurrent clients on localhost for a fixed time, on the session with the most "
-            "readings; prints requests/s and latency percentiles."
+            "readings; prints requests/s and latency percentiles. Publishes the warehouse first "
+            "(idempotent)."
         ),
     )
-    parser.add_argument(
-        "--warehouse",
-        type=Path,
-        default=Path("build/charger_telemetry.duckdb"),
-        help="DuckDB warehouse to publish from first (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=Path("build/portal_db"),
-        help="folder of the local PostgreSQL server (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--store-port",
-        type=positive_int,
-        default=DEFAULT_PORT,
-        help="port number of the server's Unix socket (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--tokens",
-        type=Path,
-        default=Path("build/demo_tokens.json"),
-        help="file of the demo users' tokens (default: %(default)s)",
-    )
+    add_store_arguments(parser)
     parser.add_argument(
         "--clients", type=positive_int, default=20, help="concurrent clients (default: %(default)s)"
     )
@@ -238,16 +212,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    cluster = LocalCluster(args.store.resolve(), args.store_port)
     try:
-        cluster.start()
-        store = bootstrap(cluster)
-        publish(marts.read_marts(args.warehouse), store.owner, args.tokens)
-        with psycopg.connect(store.owner) as con:
-            session_id, user_id, reading_count = con.execute(LARGEST_SESSION).fetchone()
-    except (marts.MartError, ClusterError, psycopg.Error, OSError, TypeError) as error:
+        rows = read_warehouse(args)
+        store = open_store(args)
+        publish(rows, store.owner, args.tokens)
+        largest = largest_session(store.owner)
+    except STORE_ERRORS as error:
         print(f"bench: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
+    if largest is None:
+        print("bench: error: the store holds no session", file=sys.stderr)
+        return 1
+    session_id, user_id, reading_count = largest
     token = tokens.read_token_file(args.tokens)[user_id]
     port = free_port()
     app = start_app(store.app, port, args.workers)
@@ -256,8 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"session {session_id} ({reading_count} readings), {args.clients} clients, "
             f"{args.duration} s after {args.warmup} s of warm-up, "
-            f"{args.workers} uvicorn worker(s), "
-            f"{os.cpu_count()} cores",
+            f"{args.workers} uvicorn worker(s), {os.cpu_count()} cores",
             flush=True,
         )
         if args.warmup > 0:

@@ -29,7 +29,7 @@ import psycopg
 from chargerlogs.cli import OneLineErrorParser, positive_int
 from chargerlogs.serving import marts, tokens
 from chargerlogs.serving.cluster import DEFAULT_PORT, ClusterError, LocalCluster
-from chargerlogs.serving.store import bootstrap
+from chargerlogs.serving.store import StoreAccess, bootstrap
 
 SESSION_FIELDS = tuple(field for field in marts.SESSIONS.columns if field != "session_id")
 PROFILE_SERIES = tuple(
@@ -283,17 +283,11 @@ def publish(
     return report
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m chargerlogs.serving.publish``."""
-    parser = OneLineErrorParser(
-        prog="python -m chargerlogs.serving.publish",
-        description=(
-            "Publish the marts of the DuckDB warehouse into the PostgreSQL serving store of the "
-            "per-session dashboard: session briefings, full charging profiles, big changes, "
-            "chargers and demo users. Idempotent: a second run changes nothing. Starts the local "
-            "server (and creates it) when it is not running."
-        ),
-    )
+STORE_ERRORS = (marts.MartError, ClusterError, psycopg.Error, OSError)
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that name the warehouse, the store and the token file (publish, serve, bench)."""
     parser.add_argument(
         "--warehouse",
         type=Path,
@@ -314,10 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--port",
+        "--store-port",
         type=positive_int,
         default=DEFAULT_PORT,
-        help="port number of the server's socket (default: %(default)s)",
+        help="port number of the server's Unix socket (default: %(default)s)",
     )
     parser.add_argument(
         "--tokens",
@@ -326,6 +320,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="file of the demo users' sign-in tokens, user id -> token, created readable by its "
         "owner only (default: %(default)s)",
     )
+
+
+def open_store(args: argparse.Namespace) -> StoreAccess:
+    """Start the store named by ``args`` (creating it if needed) and bring its schema up to date."""
+    cluster = LocalCluster(args.store.resolve(), args.store_port)
+    print(f"starting the serving store in {args.store} (port {args.store_port}) ...", flush=True)
+    cluster.start()
+    return bootstrap(cluster)
+
+
+def read_warehouse(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    """The rows the store keeps, read from the marts of ``args.warehouse``."""
+    print(f"reading the marts of {args.warehouse} ...", flush=True)
+    return marts.read_marts(args.warehouse, args.marts_schema)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m chargerlogs.serving.publish``."""
+    parser = OneLineErrorParser(
+        prog="python -m chargerlogs.serving.publish",
+        description=(
+            "Publish the marts of the DuckDB warehouse into the PostgreSQL serving store of the "
+            "per-session dashboard: session briefings, full charging profiles, big changes, "
+            "chargers and demo users. Idempotent: a second run changes nothing. Starts the local "
+            "server (and creates it) when it is not running."
+        ),
+    )
+    add_store_arguments(parser)
     return parser
 
 
@@ -334,15 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     try:
-        print(f"reading the marts of {args.warehouse} ...", flush=True)
-        rows = marts.read_marts(args.warehouse, args.marts_schema)
-        cluster = LocalCluster(args.store.resolve(), args.port)
-        print(f"starting the serving store in {args.store} (port {args.port}) ...", flush=True)
-        cluster.start()
-        store = bootstrap(cluster)
-        print("publishing ...", flush=True)
-        report = publish(rows, store.owner, args.tokens)
-    except (marts.MartError, ClusterError, psycopg.Error, OSError) as error:
+        rows = read_warehouse(args)
+        report = publish(rows, open_store(args).owner, args.tokens)
+    except STORE_ERRORS as error:
         print(f"publish: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
     for line in report.lines():

@@ -11,31 +11,21 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-import psycopg
 import uvicorn
 
 from chargerlogs.cli import OneLineErrorParser, positive_int
-from chargerlogs.serving import marts, tokens
+from chargerlogs.serving import tokens
 from chargerlogs.serving.app import STORE_SETTING
-from chargerlogs.serving.cluster import DEFAULT_PORT, ClusterError, LocalCluster
-from chargerlogs.serving.publish import publish
-from chargerlogs.serving.store import bootstrap
-
-DEMO_USER = """
-    select user_id
-    from portal.sessions
-    order by reading_count desc, session_id
-    limit 1
-"""
-
-
-def demo_user(owner_conninfo: str) -> int | None:
-    """The user of the session with the most readings (None when the store has no session)."""
-    with psycopg.connect(owner_conninfo) as con:
-        row = con.execute(DEMO_USER).fetchone()
-    return None if row is None else int(row[0])
+from chargerlogs.serving.cluster import LocalCluster
+from chargerlogs.serving.publish import (
+    STORE_ERRORS,
+    add_store_arguments,
+    open_store,
+    publish,
+    read_warehouse,
+)
+from chargerlogs.serving.store import largest_session
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,30 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
             "per-session dashboard on this machine until interrupted."
         ),
     )
-    parser.add_argument(
-        "--warehouse",
-        type=Path,
-        default=Path("build/charger_telemetry.duckdb"),
-        help="DuckDB warehouse to publish from, read-only (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=Path("build/portal_db"),
-        help="folder of the local PostgreSQL server (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--store-port",
-        type=positive_int,
-        default=DEFAULT_PORT,
-        help="port number of the server's Unix socket (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--tokens",
-        type=Path,
-        default=Path("build/demo_tokens.json"),
-        help="file of the demo users' tokens (default: %(default)s)",
-    )
+    add_store_arguments(parser)
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to serve on (default: %(default)s)"
     )
@@ -96,27 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``make serve`` from the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    cluster = LocalCluster(args.store.resolve(), args.store_port)
     try:
         if args.stop:
-            cluster.stop()
+            LocalCluster(args.store.resolve(), args.store_port).stop()
             print(f"serving store stopped ({args.store})")
             return 0
-        print(f"starting the serving store in {args.store} ...", flush=True)
-        cluster.start()
-        store = bootstrap(cluster)
-        if not args.no_publish:
-            print(f"publishing the marts of {args.warehouse} ...", flush=True)
-            report = publish(marts.read_marts(args.warehouse), store.owner, args.tokens)
-            for line in report.lines():
+        rows = None if args.no_publish else read_warehouse(args)
+        store = open_store(args)
+        if rows is not None:
+            for line in publish(rows, store.owner, args.tokens).lines():
                 print(f"  {line}")
-        user_id = demo_user(store.owner)
-    except (marts.MartError, ClusterError, psycopg.Error, OSError) as error:
+        demo = largest_session(store.owner)
+    except STORE_ERRORS as error:
         print(f"serve: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
-    if user_id is None:
+    if demo is None:
         print("serve: error: the store holds no session; publish the marts first", file=sys.stderr)
         return 1
+    _, user_id, _ = demo
     token = tokens.read_token_file(args.tokens).get(user_id)
     url = f"http://{args.host}:{args.port}/"
     print()

@@ -92,3 +92,14 @@ def bootstrap(cluster: LocalCluster) -> StoreAccess:
             sql.SQL("grant execute on function portal.requesting_user_id() to {}").format(app)
         )
     return store
+
+
+def largest_session(owner_conninfo: str) -> tuple[int, int, int] | None:
+    """Session id, user id and reading count of the session with the most readings (the demo's
+    and the benchmark's session); None when the store holds no session."""
+    with psycopg.connect(owner_conninfo) as con:
+        row = con.execute(
+            "select session_id, user_id, reading_count from portal.sessions "
+            "order by reading_count desc, session_id limit 1"
+        ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))

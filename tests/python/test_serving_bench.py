@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import psycopg
 import pytest
 from conftest import PortalStore
 
 from chargerlogs.serving import bench
+from chargerlogs.serving.store import largest_session
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -22,8 +22,7 @@ def test_percentiles_are_nearest_rank() -> None:
 
 
 def test_short_load_on_the_largest_session(portal_store: PortalStore) -> None:
-    with psycopg.connect(portal_store.owner) as con:
-        session_id, user_id, _ = con.execute(bench.LARGEST_SESSION).fetchone()
+    session_id, user_id, _ = largest_session(portal_store.owner)
     port = bench.free_port()
     app = bench.start_app(portal_store.app, port, workers=1)
     try:

@@ -314,7 +314,7 @@ def test_publish_command_line(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "chargerlogs.serving.publish"]
     shown = subprocess.run([*command, "--help"], capture_output=True, text=True, cwd=PROJECT_DIR)
     assert shown.returncode == 0
-    for option in ("--warehouse", "--marts-schema", "--store", "--port", "--tokens"):
+    for option in ("--warehouse", "--marts-schema", "--store", "--store-port", "--tokens"):
         assert option in shown.stdout
     missing = subprocess.run(
         [*command, "--warehouse", str(tmp_path / "none.duckdb"), "--store", str(tmp_path)],
