@@ -109,12 +109,24 @@ async def signed_in(
 SignedIn = Annotated[tuple[db.User, Any], Depends(signed_in)]
 
 
+def _utc_iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _with_local_times(row: dict[str, Any], names: tuple[str, ...], zone: ZoneInfo) -> None:
+    """Each time of ``names`` (``..._at``) as UTC ISO text, and beside it in the user's zone
+    (``..._local``)."""
+    for name in names:
+        moment: datetime | None = row[name]
+        row[name] = None if moment is None else _utc_iso(moment)
+        row[name.removesuffix("_at") + "_local"] = (
+            None if moment is None else db.local_iso(moment, zone)
+        )
+
+
 def _session_fields(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     fields = {name: value for name, value in row.items() if not name.endswith("_json")}
-    for name in ("started_at", "ended_at"):
-        moment: datetime = row[name]
-        fields[name] = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-        fields[name.replace("_at", "_local")] = db.local_iso(moment, zone)
+    _with_local_times(fields, ("corrected_started_at", "corrected_ended_at"), zone)
     return fields
 
 
@@ -132,7 +144,7 @@ def _period(from_date: date | None, to_date: date | None) -> None:
 def _monthly_totals(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     totals: dict[str, dict[str, Any]] = {}
     for session in sessions:
-        month = session["started_local"][:7]
+        month = session["corrected_started_local"][:7]
         total = totals.setdefault(
             month, {"month": month, "session_count": 0, "energy_wh": 0.0, "cost_eur": 0.0}
         )
@@ -205,10 +217,14 @@ def create_app(conninfo: str | None = None) -> FastAPI:
 
     @app.get("/api/chargers")
     async def chargers(auth: SignedIn) -> dict[str, Any]:
-        """The user's chargers: the user's totals on each, and the charger's average session time
-        over all its users."""
-        _, con = auth
-        return {"chargers": await db.chargers(con)}
+        """The user's chargers: the user's totals and last session end (true time) on each, and
+        the charger's average session time over all its users."""
+        user, con = auth
+        zone = ZoneInfo(user.time_zone)
+        rows = await db.chargers(con)
+        for row in rows:
+            _with_local_times(row, ("last_session_ended_at",), zone)
+        return {"chargers": rows}
 
     async def _session_list(
         auth: tuple[db.User, Any],
@@ -240,19 +256,23 @@ def create_app(conninfo: str | None = None) -> FastAPI:
         from_date: FromFilter = None,
         to_date: ToFilter = None,
     ) -> Response:
-        """The session list as CSV (times in the user's time zone and in UTC)."""
+        """The session list as CSV (true times, in the user's time zone and in UTC)."""
         _, rows = await _session_list(auth, charger_id, from_date, to_date)
         header = [
             "session_id",
             "charger_id",
-            "started_local",
-            "ended_local",
-            "started_at",
-            "ended_at",
+            "corrected_started_local",
+            "corrected_ended_local",
+            "corrected_started_at",
+            "corrected_ended_at",
+            "is_clock_corrected",
+            "clock_offset_s",
             "session_duration_s",
             "active_charging_s",
             "reported_energy_wh",
             "measured_energy_wh",
+            "estimated_gap_energy_wh",
+            "telemetry_energy_wh",
             "total_cost_eur",
             "unit_price_eur_per_kwh",
             "peak_power_w",
@@ -262,7 +282,8 @@ def create_app(conninfo: str | None = None) -> FastAPI:
 
     @app.get("/api/sessions/{session_id}")
     async def session(session_id: SessionId, auth: SignedIn) -> Response:
-        """One session: briefing (times also in the user's zone), big changes and full profile."""
+        """One session: briefing (true times, also in the user's zone), big changes and full
+        profile."""
         user, con = auth
         row = await db.session_page(con, session_id)
         if row is None:
@@ -284,7 +305,7 @@ def create_app(conninfo: str | None = None) -> FastAPI:
 
     @app.get("/api/sessions/{session_id}/profile.csv")
     async def profile_csv(session_id: SessionId, auth: SignedIn) -> Response:
-        """The session's full charging profile as CSV, one line per reading."""
+        """The session's full charging profile as CSV, one line per reading, true times."""
         _, con = auth
         profile_json = await db.profile(con, session_id)
         if profile_json is None:

@@ -29,12 +29,15 @@ SIGN_IN = """
     from portal.authenticate(%s)
 """
 
+# Times are true times (corrected for a wrong charger clock); the offset says by how much.
 SESSION_COLUMNS = """
-    session_id, charger_id, started_at, ended_at, session_duration_s, active_charging_s,
-    reported_energy_wh, measured_energy_wh, energy_ratio, total_cost_eur, unit_price_eur_per_kwh,
-    is_default_price, peak_power_w, avg_charging_power_w, phases_used, reading_count,
-    largest_gap_s, gap_count, has_no_telemetry, has_sparse_telemetry, has_energy_mismatch,
-    is_overlapping, has_clock_problem, has_missing_measurements, is_in_progress
+    session_id, charger_id, corrected_started_at, corrected_ended_at, clock_offset_s,
+    is_clock_corrected, session_duration_s, active_charging_s, reported_energy_wh,
+    measured_energy_wh, estimated_gap_energy_wh, telemetry_energy_wh,
+    energy_ratio, total_cost_eur, unit_price_eur_per_kwh, is_default_price, peak_power_w,
+    avg_charging_power_w, phases_used, reading_count, largest_gap_s, gap_count,
+    estimated_gap_count, has_no_telemetry, has_sparse_telemetry, is_shortfall_from_lost_telemetry,
+    has_energy_mismatch, is_overlapping, missing_measurement_reading_count, is_in_progress
 """
 
 SESSION_PAGE = f"""
@@ -74,7 +77,8 @@ SESSION_PAGE = f"""
     where sessions.session_id = %s
 """
 
-# The period runs from the first local midnight to the local midnight after the last day.
+# The period runs from the first local midnight to the local midnight after the last day, in true
+# time.
 SESSION_LIST = f"""
     select {SESSION_COLUMNS}
     from portal.sessions
@@ -82,13 +86,13 @@ SESSION_LIST = f"""
         (%(charger_id)s::bigint is null or charger_id = %(charger_id)s::bigint)
         and (
             %(from_date)s::date is null
-            or started_at >= %(from_date)s::date::timestamp at time zone %(time_zone)s
+            or corrected_started_at >= %(from_date)s::date::timestamp at time zone %(time_zone)s
         )
         and (
             %(until_date)s::date is null
-            or started_at < %(until_date)s::date::timestamp at time zone %(time_zone)s
+            or corrected_started_at < %(until_date)s::date::timestamp at time zone %(time_zone)s
         )
-    order by started_at desc, session_id desc
+    order by corrected_started_at desc, session_id desc
 """
 
 CHARGERS = """
@@ -97,7 +101,7 @@ CHARGERS = """
         count(sessions.session_id) as session_count,
         coalesce(sum(sessions.reported_energy_wh), 0) as reported_energy_wh,
         coalesce(sum(sessions.total_cost_eur), 0) as total_cost_eur,
-        max(sessions.ended_at) as last_session_ended_at,
+        max(sessions.corrected_ended_at) as last_session_ended_at,
         chargers.avg_session_duration_s as fleet_avg_session_duration_s
     from portal.chargers
     inner join portal.sessions on chargers.charger_id = sessions.charger_id

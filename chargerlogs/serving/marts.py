@@ -2,8 +2,12 @@
 
 Each map gives, for every field the serving store keeps, the mart column it comes from (serving
 name -> mart column). When a mart or a column is renamed, change it here and nowhere else. The
-schema of the marts comes from the setting ``CHARGER_MARTS_SCHEMA`` (or the ``schema`` argument);
-without it, each mart is looked up in whichever schema holds it.
+marts are read from the schema ``marts`` (where dbt builds them), or from the schema named by the
+setting ``CHARGER_MARTS_SCHEMA`` (or the ``schema`` argument).
+
+Times: the store keeps the sessions' and readings' true times (``corrected_*``), never the
+charger-clock times, which are years off for a charger whose clock was reset; the clock offset
+stays with each session so that the dashboard can say that it was corrected.
 
 The warehouse is opened read-only and closed as soon as the rows are read: an open connection
 blocks a dbt build.
@@ -19,6 +23,8 @@ from typing import Any
 import duckdb
 
 SCHEMA_SETTING = "CHARGER_MARTS_SCHEMA"
+# the schema dbt builds the marts in (dbt_project.yml, models: marts: +schema)
+DEFAULT_SCHEMA = "marts"
 
 
 @dataclass(frozen=True)
@@ -38,12 +44,16 @@ SESSIONS = Mart(
         "session_id": "session_id",
         "charger_id": "charger_id",
         "user_id": "user_id",
-        "started_at": "started_at",
-        "ended_at": "ended_at",
+        "corrected_started_at": "corrected_started_at",
+        "corrected_ended_at": "corrected_ended_at",
+        "clock_offset_s": "clock_offset_s",
+        "is_clock_corrected": "is_clock_corrected",
         "session_duration_s": "session_duration_s",
         "active_charging_s": "active_charging_s",
         "reported_energy_wh": "reported_energy_wh",
-        "measured_energy_wh": "telemetry_energy_wh",
+        "measured_energy_wh": "measured_energy_wh",
+        "estimated_gap_energy_wh": "estimated_gap_energy_wh",
+        "telemetry_energy_wh": "telemetry_energy_wh",
         "energy_ratio": "energy_ratio",
         "total_cost_eur": "total_cost_eur",
         "unit_price_eur_per_kwh": "unit_price_eur_per_kwh",
@@ -51,15 +61,16 @@ SESSIONS = Mart(
         "peak_power_w": "peak_power_w",
         "avg_charging_power_w": "avg_charging_power_w",
         "phases_used": "phases_used",
-        "reading_count": "sample_count",
+        "reading_count": "reading_count",
         "largest_gap_s": "largest_gap_s",
         "gap_count": "gap_count",
+        "estimated_gap_count": "estimated_gap_count",
         "has_no_telemetry": "has_no_telemetry",
         "has_sparse_telemetry": "has_sparse_telemetry",
+        "is_shortfall_from_lost_telemetry": "is_shortfall_from_lost_telemetry",
         "has_energy_mismatch": "has_energy_mismatch",
         "is_overlapping": "is_overlapping",
-        "has_clock_problem": "has_clock_problem",
-        "has_missing_measurements": "has_missing_measurements",
+        "missing_measurement_reading_count": "missing_measurement_reading_count",
     },
     order_by=("session_id",),
 )
@@ -70,8 +81,8 @@ PROFILES = Mart(
     table="fct_charging_profiles",
     columns={
         "session_id": "session_id",
-        "reading_seq": "sample_seq",
-        "measured_at": "measured_at",
+        "reading_seq": "reading_seq",
+        "corrected_measured_at": "corrected_measured_at",
         "elapsed_s": "elapsed_s",
         **{
             f"{measure}_{phase}_{unit}": f"{measure}_{phase}_{unit}"
@@ -80,6 +91,8 @@ PROFILES = Mart(
         },
         "power_w": "power_w",
         "accumulated_energy_wh": "accumulated_energy_wh",
+        "accumulated_estimated_energy_wh": "accumulated_estimated_energy_wh",
+        "interval_estimated_energy_wh": "interval_estimated_energy_wh",
         "is_gap_before": "is_gap_before",
         "has_missing_measurement": "has_missing_measurement",
     },
@@ -90,10 +103,10 @@ BIG_CHANGES = Mart(
     table="rpt_big_changes",
     columns={
         "session_id": "session_id",
-        "reading_seq": "sample_seq",
+        "reading_seq": "reading_seq",
         "measure": "measure",
         "phase": "phase",
-        "measured_at": "measured_at",
+        "corrected_measured_at": "corrected_measured_at",
         "elapsed_s": "elapsed_s",
         "previous_value": "previous_value",
         "new_value": "new_value",
@@ -104,6 +117,7 @@ BIG_CHANGES = Mart(
     order_by=("session_id", "reading_seq", "measure", "phase"),
 )
 
+# first_session_started_at and last_session_ended_at are in true time in the mart
 CHARGERS = Mart(
     table="fct_charger_summaries",
     columns={
@@ -124,22 +138,18 @@ class MartError(RuntimeError):
     """A mart is missing, ambiguous, or lacks a column the serving store needs."""
 
 
-def _locate(con: duckdb.DuckDBPyConnection, mart: Mart, schema: str | None) -> str:
-    """The quoted ``schema.table`` of ``mart``: in ``schema``, or in the one schema holding it."""
-    rows = con.execute(
-        "select table_schema from information_schema.tables where table_name = ?"
-        + (" and table_schema = ?" if schema else ""),
-        [mart.table, schema] if schema else [mart.table],
-    ).fetchall()
-    schemas = sorted(row[0] for row in rows)
-    if not schemas:
-        where = f"schema '{schema}'" if schema else "any schema"
-        raise MartError(f"mart {mart.table} not found in {where} of the warehouse")
-    if len(schemas) > 1:
+def _relation(con: duckdb.DuckDBPyConnection, mart: Mart, schema: str) -> str:
+    """The quoted ``schema.table`` of ``mart``; an error naming the setting when it is not there."""
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, mart.table],
+    ).fetchone()[0]
+    if not found:
         raise MartError(
-            f"mart {mart.table} is in several schemas ({', '.join(schemas)}): set {SCHEMA_SETTING}"
+            f"mart {mart.table} not found in schema '{schema}' of the warehouse "
+            f"(build it with make run, or set {SCHEMA_SETTING})"
         )
-    return f'"{schemas[0]}"."{mart.table}"'
+    return f'"{schema}"."{mart.table}"'
 
 
 def _query(mart: Mart, relation: str) -> str:
@@ -155,12 +165,12 @@ def read_marts(warehouse: Path, schema: str | None = None) -> dict[str, list[dic
     """
     if not warehouse.exists():
         raise MartError(f"warehouse not found: {warehouse} (build it with make run)")
-    schema = schema or os.environ.get(SCHEMA_SETTING) or None
+    schema = schema or os.environ.get(SCHEMA_SETTING) or DEFAULT_SCHEMA
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows: dict[str, list[dict[str, Any]]] = {}
         for mart in MARTS:
-            relation = _locate(con, mart, schema)
+            relation = _relation(con, mart, schema)
             try:
                 cursor = con.execute(_query(mart, relation))
             except duckdb.BinderException as error:

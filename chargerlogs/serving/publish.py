@@ -33,7 +33,9 @@ from chargerlogs.serving.store import StoreAccess, bootstrap
 
 SESSION_FIELDS = tuple(field for field in marts.SESSIONS.columns if field != "session_id")
 PROFILE_SERIES = tuple(
-    field for field in marts.PROFILES.columns if field not in ("session_id", "measured_at")
+    field
+    for field in marts.PROFILES.columns
+    if field not in ("session_id", "corrected_measured_at")
 )
 BIG_CHANGE_FIELDS = tuple(field for field in marts.BIG_CHANGES.columns if field != "session_id")
 CHARGER_FIELDS = tuple(marts.CHARGERS.columns)
@@ -103,9 +105,10 @@ class SessionContent:
 
 
 def profile_document(readings: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    """The columnar profile document of one session: one array per series, readings in order."""
+    """The columnar profile document of one session: one array per series, readings in order,
+    led by the readings' true times (ISO-8601, UTC)."""
     document: dict[str, list[Any]] = {
-        "measured_at": [_iso(reading["measured_at"]) for reading in readings]
+        "corrected_measured_at": [_iso(reading["corrected_measured_at"]) for reading in readings]
     }
     for series in PROFILE_SERIES:
         document[series] = [reading[series] for reading in readings]
@@ -297,8 +300,8 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--marts-schema",
         default=None,
-        help=f"schema of the marts (default: setting {marts.SCHEMA_SETTING}, else whichever "
-        "schema holds each mart)",
+        help=f"schema of the marts (default: setting {marts.SCHEMA_SETTING}, else "
+        f"{marts.DEFAULT_SCHEMA})",
     )
     parser.add_argument(
         "--store",

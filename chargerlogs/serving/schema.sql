@@ -36,12 +36,17 @@ create table if not exists portal.sessions (
     session_id bigint primary key,
     user_id bigint not null references portal.users (user_id),
     charger_id bigint not null references portal.chargers (charger_id),
-    started_at timestamptz not null,
-    ended_at timestamptz not null,
+    -- true times; the charger's clock was off by clock_offset_s (charger minus true time)
+    corrected_started_at timestamptz not null,
+    corrected_ended_at timestamptz not null,
+    clock_offset_s bigint not null,
+    is_clock_corrected boolean not null,
     session_duration_s bigint not null,
     active_charging_s bigint not null,
     reported_energy_wh double precision,
     measured_energy_wh double precision not null,
+    estimated_gap_energy_wh double precision not null,
+    telemetry_energy_wh double precision not null,
     energy_ratio double precision,
     total_cost_eur double precision,
     unit_price_eur_per_kwh double precision,
@@ -52,12 +57,13 @@ create table if not exists portal.sessions (
     reading_count bigint not null,
     largest_gap_s bigint not null,
     gap_count bigint not null,
+    estimated_gap_count bigint not null,
     has_no_telemetry boolean not null,
     has_sparse_telemetry boolean not null,
+    is_shortfall_from_lost_telemetry boolean not null,
     has_energy_mismatch boolean not null,
     is_overlapping boolean not null,
-    has_clock_problem boolean not null,
-    has_missing_measurements boolean not null,
+    missing_measurement_reading_count bigint not null,
     -- true while the session is still charging (set by a live feed; false for finished sessions)
     is_in_progress boolean not null default false,
     -- sha256 of the session's briefing, profile and big changes as published
@@ -65,7 +71,9 @@ create table if not exists portal.sessions (
     unique (session_id, user_id)
 );
 
-create index if not exists sessions_user_started on portal.sessions (user_id, started_at);
+create index if not exists sessions_user_started on portal.sessions (
+    user_id, corrected_started_at
+);
 
 -- One row per session: the full profile as one columnar JSON document (arrays of equal length),
 -- which the session page reads as it is.
@@ -84,7 +92,7 @@ create table if not exists portal.big_changes (
     measure text not null,
     phase text not null,
     user_id bigint not null,
-    measured_at timestamptz not null,
+    corrected_measured_at timestamptz not null,
     elapsed_s bigint not null,
     previous_value double precision not null,
     new_value double precision not null,

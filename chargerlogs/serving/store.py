@@ -3,10 +3,15 @@
 Two roles: ``portal_owner`` owns the schema and is the publisher's login (the owner of a table is
 not subject to its row-level security); ``portal_app`` is the app's login, owns nothing, may only
 read the dashboard's tables and call the sign-in function, so every policy applies to it.
+
+The schema ``portal`` carries the sha256 of the ``schema.sql`` that made it as its comment. A store
+made by another version of that file is dropped and made again: everything in it is published from
+the marts, and the demo users come back with their tokens from the token file.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
@@ -48,7 +53,8 @@ def _ensure_role(cur: psycopg.Cursor, role: str, password: str) -> None:
 
 
 def bootstrap(cluster: LocalCluster) -> StoreAccess:
-    """Create (or bring up to date) the roles, database, schema and grants. Idempotent."""
+    """Create (or bring up to date) the roles, database, schema and grants. Idempotent; a schema
+    made by another version of ``schema.sql`` is dropped and made again, empty."""
     credentials = cluster.credentials()
     admin = cluster.conninfo(SERVER_USER, credentials.superuser, dbname="postgres")
     with psycopg.connect(admin, autocommit=True) as con, con.cursor() as cur:
@@ -76,8 +82,15 @@ def bootstrap(cluster: LocalCluster) -> StoreAccess:
         )
     store = access(cluster)
     schema_sql = resources.files("chargerlogs.serving").joinpath("schema.sql").read_text()
+    schema_sha256 = hashlib.sha256(schema_sql.encode()).hexdigest()
     with psycopg.connect(store.owner) as con:
+        applied = con.execute(
+            "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'portal'"
+        ).fetchone()
+        if applied is not None and applied[0] != schema_sha256:
+            con.execute("drop schema portal cascade")
         con.execute(schema_sql)
+        con.execute(sql.SQL("comment on schema portal is {}").format(sql.Literal(schema_sha256)))
         app = sql.Identifier(APP_ROLE)
         con.execute(sql.SQL("grant usage on schema portal to {}").format(app))
         con.execute(

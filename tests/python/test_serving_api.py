@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -20,6 +20,36 @@ from fastapi.testclient import TestClient
 from chargerlogs.serving.app import create_app
 
 SECRET_FIELDS = ("session_id", "reported_energy_wh", "profile", "sessions")
+MADRID = ZoneInfo("Europe/Madrid")
+# every field of the session page that is a briefing column under the same name
+BRIEFING_FIELDS = (
+    "charger_id",
+    "clock_offset_s",
+    "is_clock_corrected",
+    "session_duration_s",
+    "active_charging_s",
+    "reported_energy_wh",
+    "measured_energy_wh",
+    "estimated_gap_energy_wh",
+    "telemetry_energy_wh",
+    "energy_ratio",
+    "total_cost_eur",
+    "unit_price_eur_per_kwh",
+    "is_default_price",
+    "peak_power_w",
+    "avg_charging_power_w",
+    "phases_used",
+    "reading_count",
+    "largest_gap_s",
+    "gap_count",
+    "estimated_gap_count",
+    "has_no_telemetry",
+    "has_sparse_telemetry",
+    "is_shortfall_from_lost_telemetry",
+    "has_energy_mismatch",
+    "is_overlapping",
+    "missing_measurement_reading_count",
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +64,7 @@ def users(portal_store: PortalStore) -> tuple[int, int]:
     rows = query(
         portal_store.warehouse,
         "select user_id from fct_session_briefings where user_id is not null "
-        "order by sample_count desc, session_id",
+        "order by reading_count desc, session_id",
     )
     first = rows[0][0]
     return first, next(user_id for (user_id,) in rows if user_id != first)
@@ -47,9 +77,32 @@ def auth(store: PortalStore, user_id: int) -> dict[str, str]:
 def sessions_of(store: PortalStore, user_id: int) -> list[dict]:
     return query_dicts(
         store.warehouse,
-        "select * from fct_session_briefings where user_id = ? order by sample_count desc",
+        "select * from fct_session_briefings where user_id = ? order by reading_count desc",
         [user_id],
     )
+
+
+def clock_corrected_session(store: PortalStore) -> dict:
+    """The session of a reset charger clock with the most energy estimated across gaps."""
+    rows = query_dicts(
+        store.warehouse,
+        "select * from fct_session_briefings where is_clock_corrected and user_id is not null "
+        "order by estimated_gap_energy_wh desc, session_id limit 1",
+    )
+    assert rows, "the default dataset has sessions of a charger whose clock was reset"
+    return rows[0]
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.isoformat() + "Z"
+
+
+def local_text(moment: datetime, zone: ZoneInfo = MADRID) -> str:
+    return moment.replace(tzinfo=UTC).astimezone(zone).isoformat()
+
+
+def local_date(moment: datetime, zone: ZoneInfo = MADRID) -> date:
+    return moment.replace(tzinfo=UTC).astimezone(zone).date()
 
 
 def owner_execute(store: PortalStore, sql: str, params: list) -> None:
@@ -146,60 +199,120 @@ def test_malformed_parameters_are_refused(
     assert response.json()["fields"], "the body names the offending parameter"
 
 
-def test_session_page_equals_the_marts(
-    client: TestClient, portal_store: PortalStore, users
-) -> None:
-    briefing = sessions_of(portal_store, users[0])[0]
+def assert_session_page_equals_the_marts(body: dict, briefing: dict, store: PortalStore) -> None:
     session_id = briefing["session_id"]
-    response = client.get(f"/api/sessions/{session_id}", headers=auth(portal_store, users[0]))
-    assert response.status_code == 200
-    body = response.json()
     session = body["session"]
     assert session["session_id"] == session_id
-    assert session["charger_id"] == briefing["charger_id"]
-    assert session["started_at"] == briefing["started_at"].isoformat() + "Z"
-    zone = ZoneInfo("Europe/Madrid")
-    local = briefing["started_at"].replace(tzinfo=UTC).astimezone(zone)
-    assert session["started_local"] == local.isoformat()
+    for field in BRIEFING_FIELDS:
+        assert session[field] == briefing[field], field
+    # true times, in UTC and in the user's zone; never the charger's clock
+    assert session["corrected_started_at"] == utc_text(briefing["corrected_started_at"])
+    assert session["corrected_ended_at"] == utc_text(briefing["corrected_ended_at"])
+    assert session["corrected_started_local"] == local_text(briefing["corrected_started_at"])
+    assert session["corrected_ended_local"] == local_text(briefing["corrected_ended_at"])
+    assert "started_at" not in session and "ended_at" not in session
     assert session["time_zone"] == "Europe/Madrid"
-    for field, column in [
-        ("session_duration_s", "session_duration_s"),
-        ("active_charging_s", "active_charging_s"),
-        ("reported_energy_wh", "reported_energy_wh"),
-        ("measured_energy_wh", "telemetry_energy_wh"),
-        ("total_cost_eur", "total_cost_eur"),
-        ("unit_price_eur_per_kwh", "unit_price_eur_per_kwh"),
-        ("peak_power_w", "peak_power_w"),
-        ("avg_charging_power_w", "avg_charging_power_w"),
-        ("phases_used", "phases_used"),
-        ("reading_count", "sample_count"),
-        ("has_energy_mismatch", "has_energy_mismatch"),
-        ("has_sparse_telemetry", "has_sparse_telemetry"),
-    ]:
-        assert session[field] == briefing[column], field
     assert session["is_in_progress"] is False and session["poll_after_s"] is None
 
     readings = query_dicts(
-        portal_store.warehouse,
-        "select * from fct_charging_profiles where session_id = ? order by sample_seq",
+        store.warehouse,
+        "select * from fct_charging_profiles where session_id = ? order by reading_seq",
         [session_id],
     )
     profile = body["profile"]
-    assert len(profile["elapsed_s"]) == len(readings) == briefing["sample_count"]
-    assert profile["elapsed_s"] == [row["elapsed_s"] for row in readings]
-    assert profile["current_l2_a"] == [row["current_l2_a"] for row in readings]
+    assert len(profile["elapsed_s"]) == len(readings) == briefing["reading_count"]
+    for series in (
+        "elapsed_s",
+        "current_l2_a",
+        "accumulated_energy_wh",
+        "accumulated_estimated_energy_wh",
+        "interval_estimated_energy_wh",
+    ):
+        assert profile[series] == [row[series] for row in readings], series
+    assert profile["corrected_measured_at"] == [
+        utc_text(row["corrected_measured_at"]) for row in readings
+    ]
+    # the chart places each reading at the session's true start plus its elapsed seconds
+    start = briefing["corrected_started_at"]
+    assert [start + timedelta(seconds=row["elapsed_s"]) for row in readings] == [
+        row["corrected_measured_at"] for row in readings
+    ]
     assert profile["accumulated_energy_wh"][-1] == pytest.approx(briefing["telemetry_energy_wh"])
+    assert profile["accumulated_estimated_energy_wh"][-1] == pytest.approx(
+        briefing["estimated_gap_energy_wh"]
+    )
     changes = query(
-        portal_store.warehouse,
-        "select sample_seq, measure, phase, new_value from rpt_big_changes "
-        "where session_id = ? order by sample_seq, measure, phase",
+        store.warehouse,
+        "select reading_seq, measure, phase, new_value from rpt_big_changes "
+        "where session_id = ? order by reading_seq, measure, phase",
         [session_id],
     )
     assert [
         (change["reading_seq"], change["measure"], change["phase"], change["new_value"])
         for change in body["big_changes"]
     ] == changes
-    assert session["big_change_threshold_pct"] == 10
+    if changes:
+        assert session["big_change_threshold_pct"] == 10
+
+
+def test_session_page_equals_the_marts(
+    client: TestClient, portal_store: PortalStore, users
+) -> None:
+    briefing = sessions_of(portal_store, users[0])[0]
+    response = client.get(
+        f"/api/sessions/{briefing['session_id']}", headers=auth(portal_store, users[0])
+    )
+    assert response.status_code == 200
+    assert_session_page_equals_the_marts(response.json(), briefing, portal_store)
+
+
+def test_a_reset_clock_session_is_shown_in_true_time(
+    client: TestClient, portal_store: PortalStore
+) -> None:
+    briefing = clock_corrected_session(portal_store)
+    session_id, user_id = briefing["session_id"], briefing["user_id"]
+    true_year = briefing["corrected_started_at"].year
+    charger_year = briefing["started_at"].year
+    assert charger_year != true_year, "the charger's clock is years off"
+    assert briefing["estimated_gap_energy_wh"] > 0
+    headers = auth(portal_store, user_id)
+
+    response = client.get(f"/api/sessions/{session_id}", headers=headers)
+    assert response.status_code == 200
+    assert_session_page_equals_the_marts(response.json(), briefing, portal_store)
+    assert f"{charger_year}-" not in response.text
+    assert response.json()["session"]["corrected_started_local"].startswith(f"{true_year}-")
+
+    # the list, its monthly totals and the period filter go by true time
+    listing = client.get("/api/sessions", headers=headers).json()
+    listed = next(row for row in listing["sessions"] if row["session_id"] == session_id)
+    assert listed["corrected_started_local"] == local_text(briefing["corrected_started_at"])
+    assert all(
+        not total["month"].startswith(f"{charger_year}-") for total in listing["monthly_totals"]
+    )
+    true_day = local_date(briefing["corrected_started_at"])
+    charger_day = local_date(briefing["started_at"])
+    by_true_day = client.get(f"/api/sessions?from={true_day}&to={true_day}", headers=headers)
+    assert session_id in {row["session_id"] for row in by_true_day.json()["sessions"]}
+    by_charger_day = client.get(
+        f"/api/sessions?from={charger_day}&to={charger_day}", headers=headers
+    )
+    assert by_charger_day.json()["sessions"] == []
+
+    # both downloads
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/sessions.csv", headers=headers).text)))
+    row = next(row for row in rows if int(row["session_id"]) == session_id)
+    assert row["corrected_started_at"] == utc_text(briefing["corrected_started_at"])
+    assert row["corrected_started_local"] == local_text(briefing["corrected_started_at"])
+    assert (row["is_clock_corrected"], int(row["clock_offset_s"])) == (
+        "true",
+        briefing["clock_offset_s"],
+    )
+    assert float(row["estimated_gap_energy_wh"]) == briefing["estimated_gap_energy_wh"]
+    profile = client.get(f"/api/sessions/{session_id}/profile.csv", headers=headers).text
+    assert profile.startswith("corrected_measured_at,reading_seq,elapsed_s,")
+    assert f"{charger_year}-" not in profile
+    assert profile.splitlines()[1].startswith(f"{true_year}-")
 
 
 def test_session_list_has_only_the_users_sessions_and_monthly_totals(
@@ -211,12 +324,11 @@ def test_session_list_has_only_the_users_sessions_and_monthly_totals(
     assert sorted(row["session_id"] for row in body["sessions"]) == sorted(
         row["session_id"] for row in expected
     )
-    started = [row["started_at"] for row in body["sessions"]]
+    started = [row["corrected_started_at"] for row in body["sessions"]]
     assert started == sorted(started, reverse=True)
-    zone = ZoneInfo("Europe/Madrid")
     months: dict[str, list[float]] = {}
     for row in expected:
-        month = row["started_at"].replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m")
+        month = local_date(row["corrected_started_at"]).strftime("%Y-%m")
         totals = months.setdefault(month, [0, 0.0, 0.0])
         totals[0] += 1
         totals[1] += row["reported_energy_wh"] or 0
@@ -232,6 +344,14 @@ def test_session_list_has_only_the_users_sessions_and_monthly_totals(
     assert {charger["charger_id"] for charger in chargers} == {
         row["charger_id"] for row in expected
     }
+    for charger in chargers:
+        last_ended = max(
+            row["corrected_ended_at"]
+            for row in expected
+            if row["charger_id"] == charger["charger_id"]
+        )
+        assert charger["last_session_ended_at"] == utc_text(last_ended)
+        assert charger["last_session_ended_local"] == local_text(last_ended)
 
 
 def test_filters_by_charger_and_local_period(client: TestClient, portal_store: PortalStore) -> None:
@@ -247,16 +367,13 @@ def test_filters_by_charger_and_local_period(client: TestClient, portal_store: P
     assert {row["session_id"] for row in by_charger["sessions"]} == {
         row["session_id"] for row in expected if row["charger_id"] == charger_id
     }
-    zone = ZoneInfo("Europe/Madrid")
-    local_days = sorted(
-        row["started_at"].replace(tzinfo=UTC).astimezone(zone).date() for row in expected
-    )
+    local_days = sorted(local_date(row["corrected_started_at"]) for row in expected)
     first, last = local_days[len(local_days) // 3], local_days[2 * len(local_days) // 3]
     period = client.get(f"/api/sessions?from={first}&to={last}", headers=headers).json()
     assert sorted(row["session_id"] for row in period["sessions"]) == sorted(
         row["session_id"]
         for row in expected
-        if first <= row["started_at"].replace(tzinfo=UTC).astimezone(zone).date() <= last
+        if first <= local_date(row["corrected_started_at"]) <= last
     )
     empty = client.get("/api/sessions?from=2000-01-01&to=2000-01-31", headers=headers).json()
     assert empty == {"time_zone": "Europe/Madrid", "sessions": [], "monthly_totals": []}
@@ -282,8 +399,8 @@ def test_times_follow_the_users_time_zone(
             "update portal.users set time_zone = 'Europe/Madrid' where user_id = %s",
             [user_id],
         )
-    expected = briefing["ended_at"].replace(tzinfo=UTC).astimezone(ZoneInfo("America/New_York"))
-    assert body["session"]["ended_local"] == expected.isoformat()
+    expected = local_text(briefing["corrected_ended_at"], ZoneInfo("America/New_York"))
+    assert body["session"]["corrected_ended_local"] == expected
     assert body["session"]["time_zone"] == "America/New_York"
 
 
@@ -327,13 +444,16 @@ def test_csv_downloads(client: TestClient, portal_store: PortalStore, users) -> 
     profile = client.get(f"/api/sessions/{briefing['session_id']}/profile.csv", headers=headers)
     assert profile.status_code == 200
     readings = list(csv.DictReader(io.StringIO(profile.text)))
-    assert len(readings) == briefing["sample_count"]
+    assert len(readings) == briefing["reading_count"]
     assert float(readings[-1]["accumulated_energy_wh"]) == pytest.approx(
         briefing["telemetry_energy_wh"]
     )
     assert readings[0]["is_gap_before"] in ("true", "false")
-    first = datetime.fromisoformat(readings[0]["measured_at"].replace("Z", "+00:00"))
-    assert first - briefing["started_at"].replace(tzinfo=UTC) == timedelta(
+    assert float(readings[-1]["accumulated_estimated_energy_wh"]) == pytest.approx(
+        briefing["estimated_gap_energy_wh"]
+    )
+    first = datetime.fromisoformat(readings[0]["corrected_measured_at"].replace("Z", "+00:00"))
+    assert first - briefing["corrected_started_at"].replace(tzinfo=UTC) == timedelta(
         seconds=int(readings[0]["elapsed_s"])
     )
 

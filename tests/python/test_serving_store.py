@@ -17,8 +17,9 @@ import pytest
 from conftest import PROJECT_DIR, PortalStore, query, query_dicts
 
 from chargerlogs.serving import marts
-from chargerlogs.serving.publish import publish
-from chargerlogs.serving.store import APP_ROLE, OWNER_ROLE
+from chargerlogs.serving.publish import SESSION_FIELDS, publish
+from chargerlogs.serving.store import APP_ROLE, OWNER_ROLE, bootstrap
+from chargerlogs.serving.tokens import token_sha256
 
 USER_TABLES = ("sessions", "session_profiles", "big_changes", "chargers")
 
@@ -61,14 +62,34 @@ def test_published_rows_equal_the_marts(portal_store: PortalStore) -> None:
     assert owner_rows(portal_store, "select count(*) from portal.users")[0][0] == users
     assert len(portal_store.tokens) == users
 
-    # one session field by field, and its profile document reading by reading
-    session_id = query(
-        warehouse, "select session_id from fct_session_briefings order by sample_count desc"
-    )[0][0]
+    # the session with the most readings, and the reset-clock session with the most estimated
+    # energy, field by field, and their profile documents reading by reading
+    for session_id in (
+        query(
+            warehouse, "select session_id from fct_session_briefings order by reading_count desc"
+        )[0][0],
+        clock_corrected_session(warehouse)["session_id"],
+    ):
+        assert_session_published(portal_store, session_id)
+
+
+def clock_corrected_session(warehouse: Path) -> dict:
+    """The session of a reset charger clock with the most energy estimated across gaps."""
+    rows = query_dicts(
+        warehouse,
+        "select * from fct_session_briefings where is_clock_corrected and user_id is not null "
+        "order by estimated_gap_energy_wh desc, session_id limit 1",
+    )
+    assert rows, "the default dataset has sessions of a charger whose clock was reset"
+    return rows[0]
+
+
+def assert_session_published(store: PortalStore, session_id: int) -> None:
+    """The stored session equals its briefing (true times), its profile equals the mart's."""
     briefing = query_dicts(
-        warehouse, "select * from fct_session_briefings where session_id = ?", [session_id]
+        store.warehouse, "select * from fct_session_briefings where session_id = ?", [session_id]
     )[0]
-    with psycopg.connect(portal_store.owner, row_factory=psycopg.rows.dict_row) as con:
+    with psycopg.connect(store.owner, row_factory=psycopg.rows.dict_row) as con:
         stored = con.execute(
             "select * from portal.sessions where session_id = %s", [session_id]
         ).fetchone()
@@ -76,20 +97,35 @@ def test_published_rows_equal_the_marts(portal_store: PortalStore) -> None:
             "select profile from portal.session_profiles where session_id = %s", [session_id]
         ).fetchone()["profile"]
     for field, column in marts.SESSIONS.columns.items():
-        if field in ("started_at", "ended_at"):
-            assert stored[field].replace(tzinfo=None) == briefing[column]
+        if field in ("corrected_started_at", "corrected_ended_at"):
+            assert stored[field].replace(tzinfo=None) == briefing[column], field
         else:
             assert stored[field] == briefing[column], field
+    # the store holds no charger-clock time: for a reset clock those are years off
+    assert "started_at" not in stored and "ended_at" not in stored
+    if briefing["is_clock_corrected"]:
+        assert stored["corrected_started_at"].year != briefing["started_at"].year
     readings = query_dicts(
-        warehouse,
-        "select * from fct_charging_profiles where session_id = ? order by sample_seq",
+        store.warehouse,
+        "select * from fct_charging_profiles where session_id = ? order by reading_seq",
         [session_id],
     )
-    assert profile["reading_seq"] == [row["sample_seq"] for row in readings]
-    assert profile["power_w"] == [row["power_w"] for row in readings]
-    assert profile["temperature_l3_c"] == [row["temperature_l3_c"] for row in readings]
-    assert profile["accumulated_energy_wh"] == [row["accumulated_energy_wh"] for row in readings]
-    assert profile["measured_at"][0] == readings[0]["measured_at"].isoformat() + "Z"
+    assert len(readings) == briefing["reading_count"]
+    for series in (
+        "reading_seq",
+        "elapsed_s",
+        "power_w",
+        "temperature_l3_c",
+        "accumulated_energy_wh",
+        "accumulated_estimated_energy_wh",
+        "interval_estimated_energy_wh",
+        "is_gap_before",
+    ):
+        assert profile[series] == [row[series] for row in readings], series
+    assert profile["corrected_measured_at"] == [
+        row["corrected_measured_at"].isoformat() + "Z" for row in readings
+    ]
+    assert "measured_at" not in profile
 
 
 def row_versions(store: PortalStore) -> dict[str, list[tuple]]:
@@ -121,6 +157,7 @@ def test_a_changed_session_is_replaced_and_a_vanished_one_deleted(
     changes_before = owner_rows(
         portal_store, "select count(*) from portal.big_changes where session_id = %s", [session_id]
     )[0][0]
+    copied = ", ".join(SESSION_FIELDS)
     with psycopg.connect(portal_store.owner) as con:
         # a session whose rows changed since the last publication, and one the marts no longer have
         con.execute(
@@ -130,13 +167,8 @@ def test_a_changed_session_is_replaced_and_a_vanished_one_deleted(
         )
         con.execute("delete from portal.big_changes where session_id = %s", [session_id])
         con.execute(
-            "insert into portal.sessions select 1, user_id, charger_id, started_at, ended_at, "
-            "session_duration_s, active_charging_s, reported_energy_wh, measured_energy_wh, "
-            "energy_ratio, total_cost_eur, unit_price_eur_per_kwh, is_default_price, "
-            "peak_power_w, avg_charging_power_w, phases_used, reading_count, largest_gap_s, "
-            "gap_count, has_no_telemetry, has_sparse_telemetry, has_energy_mismatch, "
-            "is_overlapping, has_clock_problem, has_missing_measurements, is_in_progress, 'x' "
-            "from portal.sessions where session_id = %s",
+            f"insert into portal.sessions (session_id, {copied}, content_sha256) "
+            f"select 1, {copied}, 'x' from portal.sessions where session_id = %s",
             [session_id],
         )
     report = publish(rows, portal_store.owner, portal_store.token_file)
@@ -261,8 +293,6 @@ def test_app_role_cannot_write_nor_read_users(portal_store: PortalStore) -> None
 
 
 def test_sign_in_function_finds_a_user_by_token_hash_only(portal_store: PortalStore) -> None:
-    from chargerlogs.serving.tokens import token_sha256
-
     user_id, token = next(iter(portal_store.tokens.items()))
     with app_connection(portal_store) as con:
         found = con.execute(
@@ -278,34 +308,43 @@ def test_sign_in_function_finds_a_user_by_token_hash_only(portal_store: PortalSt
     assert all(len(digest) == 64 and digest != token for (digest,) in stored)
 
 
-def test_marts_are_found_in_any_schema_or_the_configured_one(
+def test_marts_are_read_from_schema_marts_or_the_configured_one(
     portal_store: PortalStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    copy = tmp_path / "restructured.duckdb"
+    monkeypatch.delenv(marts.SCHEMA_SETTING, raising=False)
+    # the marts in schema main only, as an older build laid them out
+    copy = tmp_path / "older_layout.duckdb"
     con = duckdb.connect(str(copy))
     try:
         con.execute(f"attach '{portal_store.warehouse}' as built (read_only)")
-        con.execute("create schema marts")
         for mart in marts.MARTS:
-            con.execute(f"create table marts.{mart.table} as from built.main.{mart.table}")
+            con.execute(f"create table main.{mart.table} as from built.marts.{mart.table}")
         con.execute("detach built")
     finally:
         con.close()
     sessions = query(portal_store.warehouse, "select count(*) from fct_session_briefings")[0][0]
+    with pytest.raises(marts.MartError, match=f"schema 'marts'.*{marts.SCHEMA_SETTING}"):
+        marts.read_marts(copy)
+    assert len(marts.read_marts(copy, "main")[marts.SESSIONS.table]) == sessions
+    monkeypatch.setenv(marts.SCHEMA_SETTING, "main")
     assert len(marts.read_marts(copy)[marts.SESSIONS.table]) == sessions
+    monkeypatch.delenv(marts.SCHEMA_SETTING)
 
-    # the same marts, empty, in a second schema: ambiguous until the schema is set
+    # the same marts, empty, in schema marts: without the setting those are read, never main's
     con = duckdb.connect(str(copy))
     try:
+        con.execute("create schema marts")
         for mart in marts.MARTS:
-            con.execute(f"create table main.{mart.table} as from marts.{mart.table} limit 0")
+            con.execute(f"create table marts.{mart.table} as from main.{mart.table} limit 0")
+        # a column under its older name is a column the store lacks
+        con.execute(
+            "alter table main.fct_charging_profiles rename column reading_seq to sample_seq"
+        )
     finally:
         con.close()
-    with pytest.raises(marts.MartError, match=marts.SCHEMA_SETTING):
-        marts.read_marts(copy)
-    assert len(marts.read_marts(copy, "marts")[marts.SESSIONS.table]) == sessions
-    monkeypatch.setenv(marts.SCHEMA_SETTING, "main")
     assert marts.read_marts(copy)[marts.SESSIONS.table] == []
+    with pytest.raises(marts.MartError, match="fct_charging_profiles lacks a column"):
+        marts.read_marts(copy, "main")
     with pytest.raises(marts.MartError, match="not found"):
         marts.read_marts(copy, "nowhere")
 
@@ -331,3 +370,35 @@ def test_system_packages_script_installs_nothing_when_present() -> None:
     result = subprocess.run([str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == "", "PostgreSQL and Chromium are installed"
+
+
+def test_a_store_of_another_schema_is_made_again(portal_store: PortalStore) -> None:
+    """Last in this file: it empties the store and publishes it again."""
+    sessions = owner_rows(portal_store, "select count(*) from portal.sessions")[0][0]
+    # a store as an older schema.sql made it: another digest, a column that is gone
+    with psycopg.connect(portal_store.owner) as con:
+        con.execute("comment on schema portal is 'an older schema'")
+        con.execute("alter table portal.sessions add column has_clock_problem boolean")
+    bootstrap(portal_store.cluster)
+    assert owner_rows(portal_store, "select count(*) from portal.sessions") == [(0,)]
+    assert owner_rows(
+        portal_store,
+        "select count(*) from information_schema.columns where table_schema = 'portal' "
+        "and column_name = 'has_clock_problem'",
+    ) == [(0,)]
+    report = publish(
+        marts.read_marts(portal_store.warehouse), portal_store.owner, portal_store.token_file
+    )
+    assert report.sessions_inserted == sessions
+    assert (report.users_created, report.tokens_issued) == (len(portal_store.tokens), 0)
+    # the demo users sign in with the tokens they had
+    user_id, token = next(iter(portal_store.tokens.items()))
+    with app_connection(portal_store) as con:
+        found = con.execute(
+            "select user_id from portal.authenticate(%s)", [token_sha256(token)]
+        ).fetchall()
+    assert found == [(user_id,)]
+    # the same schema again: nothing is dropped or written
+    before = row_versions(portal_store)
+    bootstrap(portal_store.cluster)
+    assert row_versions(portal_store) == before

@@ -76,26 +76,63 @@ const portal = {
     return iso.slice(0, 10) + " " + iso.slice(11, 16);
   },
 
-  // The data-quality badges of a session (names of the flags that are set).
+  // A clock offset in seconds as its size in the largest whole unit: "7,166 days", "3 h", "40 s".
+  offset(seconds) {
+    const size = Math.abs(seconds);
+    const [unit, name] = [[86400, "day"], [3600, "h"], [60, "min"], [1, "s"]].find(([length]) => size >= length) || [1, "s"];
+    const count = Math.round(size / unit);
+    const plural = name === "day" && count !== 1 ? "s" : "";
+    return `${count.toLocaleString("en-GB")} ${name}${plural}`;
+  },
+
+  // The data-quality badges of a session: [label, kind, explanation] for every flag that is set.
+  // "warn" for a fault in the data; "info" for one the marts have accounted for (a corrected
+  // clock, a shortfall that lost telemetry explains).
   qualityFlags(session) {
-    const flags = [
-      ["has_no_telemetry", "no telemetry"],
-      ["has_sparse_telemetry", "sparse telemetry"],
-      ["has_energy_mismatch", "energy mismatch"],
-      ["is_overlapping", "overlapping session"],
-      ["has_clock_problem", "clock problem"],
-      ["has_missing_measurements", "missing measurements"],
-    ];
-    return flags.filter(([name]) => session[name]).map(([, label]) => label);
+    const flags = [];
+    if (session.has_no_telemetry) {
+      flags.push(["no telemetry", "warn", "No reading was received for this session."]);
+    }
+    if (session.has_sparse_telemetry) {
+      flags.push(["sparse telemetry", "warn",
+        `${session.gap_count} gaps in the telemetry; the longest stretch without a reading is ` +
+        `${portal.duration(session.largest_gap_s)}.`]);
+    }
+    if (session.is_shortfall_from_lost_telemetry) {
+      flags.push(["lost-telemetry shortfall", "info",
+        "The measured energy alone falls short of the reported energy; with the energy estimated " +
+        "across telemetry gaps it agrees."]);
+    }
+    if (session.has_energy_mismatch) {
+      flags.push(["energy mismatch", "warn",
+        session.energy_ratio === null
+          ? "Energy was measured, but the charger reported none."
+          : `Measured and estimated energy is ${portal.fixed(session.energy_ratio * 100, 1)} % of ` +
+            "the reported energy: more than lost telemetry explains."]);
+    }
+    if (session.is_overlapping) {
+      flags.push(["overlapping session", "warn", "The session overlaps another session of the same charger."]);
+    }
+    if (session.is_clock_corrected) {
+      flags.push([`charger clock corrected by ${portal.offset(session.clock_offset_s)}`, "info",
+        `The charger's clock was ${session.clock_offset_s < 0 ? "behind" : "ahead"} by ` +
+        `${Math.abs(session.clock_offset_s).toLocaleString("en-GB")} s; the times shown are true times.`]);
+    }
+    if (session.missing_measurement_reading_count > 0) {
+      flags.push(["missing measurements", "warn",
+        `${session.missing_measurement_reading_count} readings lack a measurement on a phase.`]);
+    }
+    return flags;
   },
   badges(session) {
     const container = document.createElement("span");
     container.className = "badges";
     const flags = portal.qualityFlags(session);
-    for (const label of flags.length ? flags : ["clean"]) {
+    for (const [label, kind, explanation] of flags.length ? flags : [["clean", "ok", "No data-quality flag."]]) {
       const badge = document.createElement("span");
-      badge.className = flags.length ? "badge warn" : "badge ok";
+      badge.className = `badge ${kind}`;
       badge.textContent = label;
+      badge.title = explanation;
       container.append(badge);
     }
     return container;

@@ -37,10 +37,10 @@ async function loadSessions() {
     ...data.sessions.map((session) => {
       const link = document.createElement("a");
       link.href = `/sessions/${session.session_id}`;
-      link.textContent = portal.localMinute(session.started_local);
+      link.textContent = portal.localMinute(session.corrected_started_local);
       const tr = portal.row([
         link,
-        session.is_in_progress ? "in progress" : portal.localMinute(session.ended_local),
+        session.is_in_progress ? "in progress" : portal.localMinute(session.corrected_ended_local),
         portal.duration(session.session_duration_s),
         portal.kwh(session.reported_energy_wh),
         portal.fixed(session.total_cost_eur, 2),
@@ -69,6 +69,7 @@ async function loadChargers() {
         charger.session_count,
         portal.kwh(charger.reported_energy_wh),
         portal.fixed(charger.total_cost_eur, 2),
+        portal.localMinute(charger.last_session_ended_local),
         portal.duration(charger.fleet_avg_session_duration_s),
       ])
     )

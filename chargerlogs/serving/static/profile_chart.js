@@ -1,8 +1,11 @@
 "use strict";
 // A small SVG chart of one charging profile: four stacked panels on one shared time axis
 // (power and accumulated energy; current, voltage and temperature per phase), lines broken at
-// telemetry gaps, big changes marked. No library: SVG elements and attributes only, so the page
-// needs no inline style or script (strict Content-Security-Policy).
+// telemetry gaps, big changes marked. The energy estimated across telemetry gaps is drawn apart:
+// a dashed bridge over each gap it fills and a hatched band, under the accumulated energy, as thick
+// as the estimated part of it. Times are true times (the session's corrected start plus each
+// reading's elapsed seconds). No library: SVG elements and attributes only, so the page needs no
+// inline style or script (strict Content-Security-Policy).
 
 const profileChart = (() => {
   const SVG = "http://www.w3.org/2000/svg";
@@ -35,6 +38,7 @@ const profileChart = (() => {
   const MARGIN = { left: 56, right: 60, top: 22, bottom: 40 };
   const PANEL_HEIGHT = 140;
   const PANEL_GAP = 30;
+  const HATCH_ID = "estimated-energy-hatch";
 
   function element(name, attributes, parent) {
     const node = document.createElementNS(SVG, name);
@@ -119,10 +123,55 @@ const profileChart = (() => {
     return ticks;
   }
 
-  function legend(container) {
+  // Path data of the estimated part of the accumulated energy: closed areas between the
+  // accumulated energy and the accumulated energy less its estimated part, broken where a gap was
+  // not bridged (its energy is unknown). Empty when nothing was estimated.
+  function estimatedBand(elapsed, accumulated, estimated, gaps, bridged, x, y) {
+    if (!estimated.some((value) => value > 0)) {
+      return { d: "", points: 0 };
+    }
+    const parts = [];
+    let run = [];
+    const close = () => {
+      if (run.length) {
+        const upper = run.map((i) => `${x(elapsed[i]).toFixed(1)},${y(accumulated[i]).toFixed(1)}`);
+        const lower = run
+          .map((i) => `${x(elapsed[i]).toFixed(1)},${y(accumulated[i] - estimated[i]).toFixed(1)}`)
+          .reverse();
+        parts.push(`M${upper.join("L")}L${lower.join("L")}Z`);
+      }
+      run = [];
+    };
+    for (let i = 0; i < elapsed.length; i += 1) {
+      if (gaps[i] && !(bridged[i] > 0)) {
+        close();
+      }
+      run.push(i);
+    }
+    close();
+    return { d: parts.join(""), points: elapsed.length };
+  }
+
+  // Path data of the dashed bridges: one segment of the accumulated energy over each gap whose
+  // energy was estimated.
+  function bridges(elapsed, accumulated, gaps, bridged, x, y) {
+    const parts = [];
+    for (let i = 1; i < elapsed.length; i += 1) {
+      if (gaps[i] && bridged[i] > 0) {
+        parts.push(
+          `M${x(elapsed[i - 1]).toFixed(1)},${y(accumulated[i - 1]).toFixed(1)}` +
+            `L${x(elapsed[i]).toFixed(1)},${y(accumulated[i]).toFixed(1)}`
+        );
+      }
+    }
+    return { d: parts.join(""), points: parts.length * 2 };
+  }
+
+  function legend(container, hasEstimate) {
     const items = [
       ["s-power", "Power"],
       ["s-energy", "Accumulated energy"],
+      ...(hasEstimate ? [["s-energy-estimated", "of which estimated across telemetry gaps"]] : []),
       ["s-l1", "Phase L1"],
       ["s-l2", "Phase L2"],
       ["s-l3", "Phase L3"],
@@ -160,10 +209,20 @@ const profileChart = (() => {
     });
     const x = (seconds) => MARGIN.left + (seconds / durationS) * plotWidth;
     const clock = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-    const day = new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short" });
+    const day = new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short", year: "numeric" });
     const ticks = timeTicks(startMs, durationS);
     const drawn = { readings: elapsed.length, series: {}, markers: 0 };
     const panelScales = {};
+    const accumulated = profile.accumulated_energy_wh || [];
+    const estimated = profile.accumulated_estimated_energy_wh || [];
+    const bridged = profile.interval_estimated_energy_wh || [];
+    const defs = element("defs", {}, svg);
+    const hatch = element(
+      "pattern",
+      { id: HATCH_ID, patternUnits: "userSpaceOnUse", width: 6, height: 6, patternTransform: "rotate(45)" },
+      defs
+    );
+    element("line", { x1: 0, y1: 0, x2: 0, y2: 6, class: "hatch-line" }, hatch);
 
     PANELS.forEach((panel, index) => {
       const top = MARGIN.top + index * (PANEL_HEIGHT + PANEL_GAP);
@@ -196,6 +255,32 @@ const profileChart = (() => {
           text(group, MARGIN.left + plotWidth + 6, yRight(tick) + 4, String(tick), "axis-label right");
         }
         lines.push({ ...panel.right, y: yRight });
+        const yEnergy = (wh) => yRight(wh * panel.right.scale);
+        const band = estimatedBand(elapsed, accumulated, estimated, gaps, bridged, x, yEnergy);
+        element(
+          "path",
+          {
+            d: band.d,
+            fill: `url(#${HATCH_ID})`,
+            class: "energy-estimated",
+            "data-series": "accumulated_estimated_energy_wh",
+            "data-points": band.points,
+          },
+          group
+        );
+        drawn.series.accumulated_estimated_energy_wh = band.points;
+        const bridge = bridges(elapsed, accumulated, gaps, bridged, x, yEnergy);
+        element(
+          "path",
+          {
+            d: bridge.d,
+            class: "series s-energy-bridge",
+            "data-series": "interval_estimated_energy_wh",
+            "data-points": bridge.points,
+          },
+          group
+        );
+        drawn.series.interval_estimated_energy_wh = bridge.points;
       }
       for (const series of lines) {
         const { d, points } = pathData(elapsed, profile[series.field] || [], gaps, series.scale, x, series.y);
@@ -212,7 +297,7 @@ const profileChart = (() => {
       text(svg, x(tick), axisY + 16, clock.format(moment), "axis-label time");
       const date = day.format(moment);
       if (date !== previousDay) {
-        text(svg, x(tick), axisY + 30, date, "axis-label time");
+        text(svg, x(tick), axisY + 30, date, "axis-label time date");
         previousDay = date;
       }
     }
@@ -276,13 +361,14 @@ const profileChart = (() => {
           `${phase.toUpperCase()} ${value(`current_${phase}_a`, 1)} A ${value(`voltage_${phase}_v`, 0)} V ` +
           `${value(`temperature_${phase}_c`, 0)} °C`
       ).join(" · ");
+      const estimate = estimated[nearest] > 0 ? ` (${value("accumulated_estimated_energy_wh", 2, 0.001)} estimated)` : "";
       readout.textContent =
         `${clock.format(new Date(startMs + elapsed[nearest] * 1000))} · ${value("power_w", 2, 0.001)} kW · ` +
-        `${value("accumulated_energy_wh", 2, 0.001)} kWh · ${phases}`;
+        `${value("accumulated_energy_wh", 2, 0.001)} kWh${estimate} · ${phases}`;
     });
 
     container.replaceChildren(svg, readout);
-    legend(legendContainer);
+    legend(legendContainer, drawn.series.accumulated_estimated_energy_wh > 0);
     container.dataset.readings = String(drawn.readings);
     container.dataset.markers = String(drawn.markers);
     return drawn;

@@ -31,12 +31,16 @@ function tile(key, label, value, detail) {
 function renderTiles(session) {
   const zone = session.time_zone;
   document.getElementById("tiles").replaceChildren(
-    tile("start", "Start", portal.localMinute(session.started_local), zone),
-    tile("end", "End", session.is_in_progress ? "in progress" : portal.localMinute(session.ended_local), zone),
+    tile("start", "Start", portal.localMinute(session.corrected_started_local), zone),
+    tile("end", "End", session.is_in_progress ? "in progress" : portal.localMinute(session.corrected_ended_local), zone),
     tile("session_time", "Session time", portal.duration(session.session_duration_s), "plugged in"),
     tile("active_charging", "Active charging", portal.duration(session.active_charging_s), "power above threshold"),
-    tile("energy_reported", "Energy", `${portal.kwh(session.reported_energy_wh)} kWh`, "reported by the charger"),
+    tile("energy_reported", "Energy reported", `${portal.kwh(session.reported_energy_wh)} kWh`, "by the charger"),
+    tile("energy_telemetry", "Energy (measured and estimated)", `${portal.kwh(session.telemetry_energy_wh)} kWh`,
+      session.energy_ratio === null ? "nothing reported to compare" : `${portal.fixed(session.energy_ratio * 100, 1)} % of reported`),
     tile("energy_measured", "Energy measured", `${portal.kwh(session.measured_energy_wh)} kWh`, "integrated from telemetry"),
+    tile("energy_estimated", "Energy estimated", `${portal.kwh(session.estimated_gap_energy_wh)} kWh`,
+      session.estimated_gap_count === 0 ? "no telemetry gap bridged" : `across ${session.estimated_gap_count} telemetry gap${session.estimated_gap_count === 1 ? "" : "s"}`),
     tile("cost", "Cost", `${portal.fixed(session.total_cost_eur, 2)} EUR`,
       session.is_default_price ? "default price" : "price set by the charger's admin"),
     tile("unit_price", "Unit price", `${portal.fixed(session.unit_price_eur_per_kwh, 3)} EUR/kWh`),
@@ -48,7 +52,7 @@ function renderTiles(session) {
 }
 
 function renderChanges(changes, session) {
-  const start = Date.parse(session.started_at);
+  const start = Date.parse(session.corrected_started_at);
   const clock = new Intl.DateTimeFormat("en-GB", {
     timeZone: session.time_zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
   });
@@ -93,12 +97,13 @@ async function load() {
   const drawn = profileChart.draw(document.getElementById("chart"), document.getElementById("legend"), {
     profile: data.profile,
     bigChanges: data.big_changes,
-    startedAt: session.started_at,
+    startedAt: session.corrected_started_at,
     durationS: session.session_duration_s,
     timeZone: session.time_zone,
   });
   document.getElementById("chart-note").textContent = drawn.readings
-    ? "Lines break where telemetry has a gap; dots mark big changes (hover for details)."
+    ? "Lines break where telemetry has a gap; energy estimated across a gap is dashed over it and " +
+      "hatched under the energy line; dots mark big changes (hover for details)."
     : "No telemetry was received for this session.";
   document.body.dataset.ready = "true";
   if (session.poll_after_s) {
