@@ -1,4 +1,5 @@
-{# The non-blank lines of a raw-line source with their line number within their file (blank lines count). #}
+{# The non-blank lines of a raw-line source with their line number within their file (blank lines
+   count) and whether each is a JSON object. #}
 {% macro number_lines(source_relation) -%}
 with
 
@@ -27,7 +28,10 @@ final as (
     select
         source_lines.source_file,
         source_lines.scan_position - file_starts.first_scan_position + 1 as line_number,
-        source_lines.raw_line
+        source_lines.raw_line,
+        coalesce(
+            regexp_matches(source_lines.raw_line, '^\s*\{') and json_valid(source_lines.raw_line), false
+        ) as is_json_object
     from source_lines
     inner join file_starts on source_lines.source_file = file_starts.source_file
     -- a blank line (nothing but white space) carries nothing and is not counted

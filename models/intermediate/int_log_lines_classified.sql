@@ -70,7 +70,8 @@ final as (
         lines.line_layout,
         lines.reason_code,
         coalesce(reasons.disposition, 'clean') as disposition,
-        lines.raw_line,
+        -- the raw text of a quarantined line is its record; a duplicate's is that of the kept row
+        case when reasons.disposition = 'quarantined' then lines.raw_line end as raw_line,
         lines.unexpected_keys
     from lines
     left join reasons on lines.reason_code = reasons.reason_code

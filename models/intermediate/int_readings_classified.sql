@@ -5,13 +5,6 @@ readings as (
     select * from {{ ref('stg_charger_logs__readings') }}
 ),
 
-reasons as (
-    select
-        reason_code,
-        disposition
-    from {{ ref('quarantine_reasons') }}
-),
-
 well_formed_readings as (
     select * from readings
     where reason_code is null
@@ -113,20 +106,12 @@ all_classified as (
     select * from rejected_readings
 ),
 
--- The raw text is kept for quarantined lines only: the input files are the archive of the others.
-dispositions_looked_up as (
-    select
-        all_classified.*,
-        reasons.disposition
-    from all_classified
-    left join reasons on all_classified.reason_code = reasons.reason_code
-),
-
+-- The raw text is kept for rejected lines only: the input files are the archive of the others.
 final as (
     select
-        * exclude (raw_line, values_hash, disposition),
-        case when disposition = 'quarantined' then raw_line end as raw_line
-    from dispositions_looked_up
+        * exclude (raw_line, values_hash),
+        case when reason_code is not null then raw_line end as raw_line
+    from all_classified
 )
 
 select * from final  -- noqa: AM04

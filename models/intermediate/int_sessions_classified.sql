@@ -5,13 +5,6 @@ sessions as (
     select * from {{ ref('stg_charger_logs__sessions') }}
 ),
 
-reasons as (
-    select
-        reason_code,
-        disposition
-    from {{ ref('quarantine_reasons') }}
-),
-
 -- The first occurrence of a session id wins (file, then line); a later line with the same id is a
 -- duplicate when its values agree and a conflict when they do not.
 ranked_by_session_id as (
@@ -45,20 +38,12 @@ all_classified as (
     where reason_code is not null
 ),
 
--- The raw text is kept for quarantined lines only, as for readings.
-dispositions_looked_up as (
-    select
-        all_classified.*,
-        reasons.disposition
-    from all_classified
-    left join reasons on all_classified.reason_code = reasons.reason_code
-),
-
+-- The raw text is kept for rejected lines only: the input files are the archive of the others.
 final as (
     select
-        * exclude (raw_line, values_hash, disposition),
-        case when disposition = 'quarantined' then raw_line end as raw_line
-    from dispositions_looked_up
+        * exclude (raw_line, values_hash),
+        case when reason_code is not null then raw_line end as raw_line
+    from all_classified
 )
 
 select * from final  -- noqa: AM04

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +19,8 @@ from typing import Any
 
 import duckdb
 import pytest
+
+from chargerlogs import dbt_runner
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 VENV_BIN = PROJECT_DIR / ".venv" / "bin"
@@ -65,37 +66,19 @@ def run_dbt(
     args: Sequence[str], data_dir: Path, db_path: Path, tmp: Path
 ) -> subprocess.CompletedProcess[str]:
     """Run one dbt command on ``data_dir`` into ``db_path``; on error fail with dbt's output."""
-    env = {
-        **os.environ,
-        "CHARGER_DATA_DIR": str(data_dir),
-        "CHARGER_DUCKDB_PATH": str(db_path),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    result = dbt_runner.run_dbt(
+        args,
+        data_dir=data_dir,
+        db_path=db_path,
+        target_path=tmp / "target",
+        log_path=tmp / "logs",
         # a machine zone far from UTC: results must not depend on it
-        "TZ": "America/Sao_Paulo",
-    }
-    command = [
-        DBT,
-        *args,
-        "--profiles-dir",
-        str(PROJECT_DIR),
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--target-path",
-        str(tmp / "target"),
-        "--log-path",
-        str(tmp / "logs"),
-        "--no-partial-parse",
-    ]
-    result = subprocess.run(
-        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+        env={"TZ": "America/Sao_Paulo"},
     )
-    if result.returncode != 0:
-        pytest.fail(
-            f"dbt {' '.join(args)} exited with {result.returncode}\n"
-            f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}",
-            pytrace=False,
-        )
-    return result
+    try:
+        return dbt_runner.check(result)
+    except dbt_runner.ProcessError as error:
+        pytest.fail(f"{error}\n{error.output_tail}", pytrace=False)
 
 
 def build_data_quality(data_dir: Path, tmp: Path) -> Path:

@@ -21,15 +21,9 @@ status_lines as (
     select
         source_file,
         line_number,
-        raw_line
+        raw_line,
+        is_json_object
     from {{ ref('base_charger_logs__status_lines') }}
-),
-
-objects_recognised as (
-    select
-        *,
-        coalesce(regexp_matches(raw_line, '^\s*\{') and json_valid(raw_line), false) as is_json_object
-    from status_lines
 ),
 
 fields_extracted as (
@@ -37,7 +31,7 @@ fields_extracted as (
         *,
         case when is_json_object then from_json(raw_line, '{{ "{" ~ json_fields | join(", ") ~ "}" }}') end
             as line_fields
-    from objects_recognised
+    from status_lines
 ),
 
 layout_resolved as (

@@ -6,15 +6,9 @@ session_lines as (
     select
         source_file,
         line_number,
-        raw_line
+        raw_line,
+        is_json_object
     from {{ ref('base_charger_logs__session_lines') }}
-),
-
-objects_recognised as (
-    select
-        *,
-        coalesce(regexp_matches(raw_line, '^\s*\{') and json_valid(raw_line), false) as is_json_object
-    from session_lines
 ),
 
 fields_extracted as (
@@ -25,7 +19,7 @@ fields_extracted as (
             "id": "JSON", "charger_id": "JSON", "user_id": "JSON", "energy": "JSON",
             "total_cost": "JSON", "start_time": "JSON", "end_time": "JSON"
         }') end as line_fields
-    from objects_recognised
+    from session_lines
 ),
 
 -- The JSON text of every value (see the json_* macros): a string keeps its quotes.
