@@ -15,7 +15,7 @@ export CHARGER_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/charger_telemetry.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test venv data lint bench-generator bench clean
+.PHONY: run test venv data lint bench-generator bench system-packages serve serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
@@ -31,9 +31,14 @@ run: $(STAMP) data
 	@echo "  executed notebook: $(abspath $(BUILD_DIR))/charging_analysis.ipynb"
 	@echo "  notebook as HTML, charts embedded: $(abspath $(BUILD_DIR))/charging_analysis.html"
 
-test: $(STAMP) lint
+test: $(STAMP) lint system-packages
 	mkdir -p $(BUILD_DIR)
 	$(BIN)/pytest
+
+# PostgreSQL (the dashboard's serving store) and Chromium (its browser tests), from Debian's
+# packages, installed only when missing (needs root then).
+system-packages:
+	scripts/install_system_packages.sh
 
 # The benchmark's reference statement (chargerlogs/bench) is plain DuckDB SQL, not part of the dbt
 # project: it is linted with the same rules and no templater.
@@ -73,6 +78,23 @@ bench-generator: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m chargerlogs.bench_models
+
+# The per-session dashboard on the warehouse that `make run` built: starts the PostgreSQL serving
+# store (created under build/portal_db), publishes the marts into it, prints the address and a demo
+# user's token, and serves until interrupted. `make serve-stop` stops the store.
+SERVE_PORT ?= 8000
+
+serve: $(STAMP) system-packages
+	test -f $(CHARGER_DUCKDB_PATH) || $(MAKE) run
+	$(BIN)/python -m chargerlogs.serving.serve --warehouse $(CHARGER_DUCKDB_PATH) --port $(SERVE_PORT)
+
+serve-stop: $(STAMP)
+	$(BIN)/python -m chargerlogs.serving.serve --stop
+
+# Session page API latency under 20 concurrent clients for 30 s, on the largest session.
+bench-serve: $(STAMP) system-packages
+	test -f $(CHARGER_DUCKDB_PATH) || $(MAKE) run
+	$(BIN)/python -m chargerlogs.serving.bench --warehouse $(CHARGER_DUCKDB_PATH)
 
 clean:
 	rm -rf $(BUILD_DIR) target logs

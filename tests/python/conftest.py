@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import shutil
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,3 +190,52 @@ def default_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DefaultWareho
     db_path = tmp / "warehouse.duckdb"
     run_dbt(["build"], data_dir, db_path, tmp)
     return DefaultWarehouse(data_dir, manifest, db_path, tmp)
+
+
+@dataclass(frozen=True)
+class PortalStore:
+    """The dashboard's serving store on a PostgreSQL server of its own, published from the
+    default warehouse: connection strings of the owner and the app role, and the demo tokens."""
+
+    cluster: Any
+    owner: str
+    app: str
+    tokens: dict[int, str]
+    token_file: Path
+    warehouse: Path
+
+
+@pytest.fixture(scope="session")
+def portal_store(default_warehouse: DefaultWarehouse) -> Iterator[PortalStore]:
+    """Start a PostgreSQL server in a temporary folder, publish the default warehouse into it,
+    and stop it at the end. Fails, never skips, when PostgreSQL is not installed."""
+    from chargerlogs.serving.cluster import ClusterError, LocalCluster, server_bindir
+    from chargerlogs.serving.marts import read_marts
+    from chargerlogs.serving.publish import publish
+    from chargerlogs.serving.store import bootstrap
+    from chargerlogs.serving.tokens import read_token_file
+
+    try:
+        server_bindir()
+    except ClusterError as error:
+        pytest.fail(str(error), pytrace=False)
+    # directly under /tmp: pytest's own temporary folders are closed to the postgres user
+    root = Path(tempfile.mkdtemp(prefix="portal_store_"))
+    root.chmod(0o755)
+    cluster = LocalCluster(root, port=54339)
+    try:
+        cluster.start()
+        store = bootstrap(cluster)
+        token_file = root / "demo_tokens.json"
+        publish(read_marts(default_warehouse.db_path), store.owner, token_file)
+        yield PortalStore(
+            cluster,
+            store.owner,
+            store.app,
+            read_token_file(token_file),
+            token_file,
+            default_warehouse.db_path,
+        )
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian packages that the per-session dashboard and its tests need, only when missing:
+# PostgreSQL (the serving store) and Chromium (the browser the end-to-end tests drive).
+# Idempotent: on a machine that has both, it installs nothing and needs no network.
+set -euo pipefail
+
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || missing+=(postgresql)
+command -v chromium > /dev/null || missing+=(chromium)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]}; run this script as root to install them" >&2
+    exit 1
+fi
+
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
