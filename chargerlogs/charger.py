@@ -38,6 +38,8 @@ class ChargerOutput:
     session_offsets: list[int]  # clock offset of each session, seconds
     clock_periods: list[ClockPeriod]
     anomalies: list[Anomaly]
+    is_glitch: np.ndarray  # bool: the row lies in a sensor-glitch episode
+    is_late: np.ndarray  # bool: the row's upload batch arrived late
     glitch_rows: int
     clock_reset_rows: int
     late_batch_rows: int
@@ -70,13 +72,13 @@ def simulate_charger(
     for anomaly in anomalies:
         session = sessions[anomaly.session]
         busy[session.lo : session.hi] = True
-    glitch_rows = _glitch(
+    is_glitch = _glitch(
         telemetry.temperature_c, spec.phases, busy, round(options.glitch_rate * len(t)), rng
     )
     periods = plan_clock(spec.charger_id, clock_pattern, t0, t1, sessions, rng)
     offsets = offsets_at(periods, t)
     session_offsets = offsets_at(periods, np.array([s.start for s in sessions], dtype=np.int64))
-    batch, server_ms, late_rows = _batches(t, options.late_rate, rng)
+    batch, server_ms, is_late = _batches(t, options.late_rate, rng)
     return ChargerOutput(
         spec=spec,
         true_t=t,
@@ -90,21 +92,24 @@ def simulate_charger(
         session_offsets=session_offsets.tolist(),
         clock_periods=periods,
         anomalies=anomalies,
-        glitch_rows=glitch_rows,
+        is_glitch=is_glitch,
+        is_late=is_late,
+        glitch_rows=int(np.count_nonzero(is_glitch)),
         clock_reset_rows=int(np.count_nonzero(offsets)),
-        late_batch_rows=late_rows,
+        late_batch_rows=int(np.count_nonzero(is_late)),
     )
 
 
 def _glitch(
     temperature: np.ndarray, phases: int, busy: np.ndarray, target: int, rng: np.random.Generator
-) -> int:
+) -> np.ndarray:
     """Episodes of 10-40 rows where one phase's temperature flips on alternate samples.
 
-    Episodes avoid rows of sessions with a labelled anomaly and each other. Returns the
-    number of rows inside episodes.
+    Episodes avoid rows of sessions with a labelled anomaly and each other. Returns which rows
+    lie inside an episode.
     """
     n = len(temperature)
+    inside = np.zeros(n, dtype=bool)
     rows = 0
     tries = 0
     while rows < target and tries < 200 and n > 50:
@@ -117,17 +122,18 @@ def _glitch(
         step = int(rng.integers(8, 16))
         temperature[first + 1 : first + length : 2, phase] += step
         busy[first : first + length] = True
+        inside[first : first + length] = True
         rows += length
-    return rows
+    return inside
 
 
 def _batches(
     t: np.ndarray, late_rate: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group samples into upload batches; each batch's rows share one server_timestamp (ms).
 
     A batch is uploaded 0.5-8 s after its last sample; a share of the rows sits in batches
-    uploaded 1 hour to 3 days late. Returns batch numbers, server ms and the late row count.
+    uploaded 1 hour to 3 days late. Returns batch numbers, server ms and which rows are late.
     """
     n = len(t)
     sizes = rng.integers(4, 21, size=n // 4 + 2)
@@ -139,12 +145,12 @@ def _batches(
     last = np.append(bounds, n) - 1
     upload_ms = t[last] * 1000 + rng.integers(500, 8000, size=len(last))
     target = round(late_rate * n)
-    late_rows = 0
+    is_late_batch = np.zeros(len(last), dtype=bool)
     if target > 0:
         counts = np.bincount(batch, minlength=len(last))
         order = rng.permutation(len(last))
         taken = int(np.searchsorted(np.cumsum(counts[order]), target)) + 1
         late = order[:taken]
         upload_ms[late] += rng.integers(HOUR * 1000, 3 * DAY * 1000, size=len(late))
-        late_rows = int(counts[late].sum())
-    return batch.astype(np.int64), upload_ms[batch], late_rows
+        is_late_batch[late] = True
+    return batch.astype(np.int64), upload_ms[batch], is_late_batch[batch]

@@ -51,6 +51,14 @@ def share(text: str) -> float:
     return value
 
 
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    value = _number(text)
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def price(text: str) -> float:
     """An argparse type: a positive unit price below 100 (EUR/kWh)."""
     value = _number(text)

@@ -9,6 +9,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from chargerlogs.cli import OneLineErrorParser, non_negative_int, positive_int, price, share
+from chargerlogs.live_options import (
+    LIVE_ONLY,
+    LiveSettings,
+    add_live_arguments,
+    live_settings,
+    start_value,
+)
 from chargerlogs.ownership import MARKER_PATH
 
 PROG = "chargerlogs-generate"
@@ -93,13 +100,6 @@ class Options:
         return values
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
-
-
 def _seed(text: str) -> int:
     value = non_negative_int(text)
     if value >= 2**63:
@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Write a realistic, deterministic EV-charger fleet dataset (session and "
         "status event logs, with labelled anomalies and injected defects) into a data folder "
-        "laid out as docs/input_format.md describes.",
+        "laid out as docs/input_format.md describes; with --live, as a stream of micro-batch "
+        "files written period by period.",
     )
     parser.add_argument(
         "--out",
@@ -135,20 +136,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--chargers", type=positive_int, default=d.chargers, help="number of chargers in the fleet"
     )
     parser.add_argument(
-        "--days", type=positive_int, default=d.days, help="number of simulated days"
+        "--days",
+        type=positive_int,
+        default=argparse.SUPPRESS,
+        help=f"number of simulated days (default: {d.days}; not with --live, whose window "
+        "sets them)",
     )
     parser.add_argument(
         "--start",
-        type=_day,
-        default=d.start.isoformat(),
-        help="first simulated day, YYYY-MM-DD (UTC)",
+        type=start_value,
+        default=d.start,
+        help="first simulated day, YYYY-MM-DD (UTC); with --live, the first second of the live "
+        "window: a day, an ISO instant such as 2021-03-01T18:30 (UTC unless a zone is given), "
+        "or now (the wall clock, rounded down to a batch period; not deterministic)",
     )
     parser.add_argument(
         "--layout",
         choices=("flat", "nested", "mixed"),
         default=d.layout,
         help="status file layout: flat (documented), nested (Spark part files) "
-        "or mixed (both in the same folder)",
+        "or mixed (both in the same folder; with --live, each line in the layout it has in "
+        "the batch run)",
     )
     parser.add_argument(
         "--gzip",
@@ -166,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rows-per-file",
         type=positive_int,
         default=d.rows_per_file,
-        help="status rows per status file",
+        help="status rows per status file (with --live, it only decides, as in the batch run, "
+        "which lines are flat and which nested under --layout mixed)",
     )
     parser.add_argument(
         "--sample-interval",
@@ -235,21 +244,41 @@ def build_parser() -> argparse.ArgumentParser:
         "never touched, --force or not",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_live_arguments(parser)
     return parser
 
 
-def parse_options(argv: Sequence[str] | None = None) -> Options:
-    """Parse and validate the command line; exits with code 2 and one line on bad input."""
+def parse_command(argv: Sequence[str] | None = None) -> tuple[Options, LiveSettings | None]:
+    """Parse and validate the command line; exits with code 2 and one line on bad input.
+
+    Returns the options and, with --live, the live settings. A live run's options are those of
+    the batch run it re-slices: ``start`` and ``days`` span the simulated days.
+    """
     parser = build_parser()
     ns = vars(parser.parse_args(argv))
-    ns["start"] = ns["start"] if isinstance(ns["start"], date) else _day(ns["start"])
+    live = None
+    if ns.pop("live"):
+        if "days" in ns:
+            parser.error("argument --days: not with --live (the live window sets the days)")
+        live = live_settings(ns, parser.error)
+        ns["start"], ns["days"] = live.simulation_start, live.simulation_days
+    else:
+        for name in LIVE_ONLY:
+            if name in ns:
+                parser.error(f"argument --{name.replace('_', '-')}: only with --live")
+        if isinstance(ns["start"], datetime) or not isinstance(ns["start"], date):
+            parser.error(
+                f"argument --start: not a YYYY-MM-DD date: {ns['start']!s} (an instant or now "
+                "only with --live)"
+            )
+        ns.setdefault("days", Options.days)
     options = Options(**{f.name: ns[f.name] for f in fields(Options)})
     if options.clean:
         options = without_defects(options)
     problem = _problem(options)
     if problem:
         parser.error(problem)
-    return options
+    return options, live
 
 
 def without_defects(options: Options) -> Options:

@@ -16,6 +16,7 @@ from chargerlogs.writer import write_lines
 FIRST_SESSION_ID = 3_500_000
 LAST_SESSION_ID = 4_500_000
 SESSION_ROWS_PER_FILE = 1_000
+SESSION_DEFECT_KINDS = ("exact_duplicate", *SESSION_LINE_DEFECTS)
 _TEMPLATE = (
     '{"id": %d, "charger_id": %d, "user_id": %d, "energy": %d, "total_cost": %.2f, '
     '"start_time": %d, "end_time": %d}'
@@ -33,17 +34,43 @@ class SessionStream:
     ids: dict[tuple[int, int], int]  # (charger_id, index within charger) -> session id
 
 
+@dataclass
+class SessionLines:
+    """The session stream's lines in arrival order, before they are cut into files.
+
+    ``arrivals`` is each line's arrival (the session's true end, UNIX seconds) and ``labels``
+    its defect: "" for a clean line, "exact_duplicate" for the second copy, else one of
+    SESSION_LINE_DEFECTS.
+    """
+
+    lines: list[str]
+    arrivals: list[int]
+    labels: list[str]
+    ids: dict[tuple[int, int], int]  # (charger_id, index within charger) -> session id
+
+
+def defect_counts(labels: list[str]) -> dict[str, int]:
+    """The number of session lines of each defect kind, for lines labelled as in SessionLines."""
+    return {kind: labels.count(kind) for kind in SESSION_DEFECT_KINDS}
+
+
 def session_cost(energy_wh: int, unit_price: float) -> float:
     """total_cost in EUR: energy in kWh times the unit price, rounded to cents."""
     return round(energy_wh / 1000 * unit_price, 2)
 
 
-def write_sessions(records: list[SessionRecord], options: Options, folder: Path) -> SessionStream:
-    """Write the sessions in arrival (true end) order, stamped with their charger's clock.
+def session_rng(options: Options) -> np.random.Generator:
+    """The random generator of the session stream."""
+    return np.random.default_rng([options.seed, 3])
 
-    Returns the manifest facts.
+
+def session_lines(
+    records: list[SessionRecord], options: Options, rng: np.random.Generator
+) -> SessionLines:
+    """The sessions in arrival (true end) order, stamped with their charger's clock.
+
+    Ids, duplicates and line defects are drawn from ``rng`` (``session_rng``).
     """
-    rng = np.random.default_rng([options.seed, 3])
     records = sorted(records, key=lambda r: (r.end, r.charger_id, r.start))
     n = len(records)
     step = max(1, min(40, (LAST_SESSION_ID - FIRST_SESSION_ID - 100_000) // max(n, 1)))
@@ -74,15 +101,34 @@ def write_sessions(records: list[SessionRecord], options: Options, folder: Path)
     )
     dup, *spoilt = split_pool(rng.permutation(n), [round(rate * n) for rate in rates])
     lines = list(clean)
+    labels = [""] * n
     for defect, rows in zip(SESSION_LINE_DEFECTS, spoilt, strict=True):
         for row in rows:
             lines[row] = spoil_session(clean[row], defect, rng)
+            labels[row] = defect
     doubled = set(dup.tolist())
-    written = []
+    stream = SessionLines(
+        lines=[],
+        arrivals=[],
+        labels=[],
+        ids={(r.charger_id, r.index): int(i) for i, r in zip(ids, records, strict=True)},
+    )
     for row, line in enumerate(lines):
-        written.append(line)
-        if row in doubled:
-            written.append(line)
+        copies = 2 if row in doubled else 1
+        stream.lines += [line] * copies
+        stream.arrivals += [records[row].end] * copies
+        stream.labels += [labels[row], "exact_duplicate"][:copies]
+    return stream
+
+
+def write_sessions(records: list[SessionRecord], options: Options, folder: Path) -> SessionStream:
+    """Write the sessions in arrival (true end) order into files of up to 1,000 lines.
+
+    Returns the manifest facts.
+    """
+    rng = session_rng(options)
+    stream = session_lines(records, options, rng)
+    written = stream.lines
     job = uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63)), version=4)
     files: dict[str, dict[str, object]] = {}
     for k, first in enumerate(range(0, max(len(written), 1), SESSION_ROWS_PER_FILE)):
@@ -90,14 +136,10 @@ def write_sessions(records: list[SessionRecord], options: Options, folder: Path)
         name = f"part-{k:05d}-{job}.json"
         write_lines(folder / name, part, False, 0)
         files[f"{folder.name}/{name}"] = {"lines": len(part), "layout": "flat", "gzip": False}
-    counts = [len(rows) for rows in spoilt]
     return SessionStream(
         files=files,
         lines=len(written),
-        clean_rows=n - sum(counts),
-        defects={
-            "exact_duplicate": len(dup),
-            **dict(zip(SESSION_LINE_DEFECTS, counts, strict=True)),
-        },
-        ids={(r.charger_id, r.index): int(i) for i, r in zip(ids, records, strict=True)},
+        clean_rows=stream.labels.count(""),
+        defects=defect_counts(stream.labels),
+        ids=stream.ids,
     )

@@ -20,6 +20,17 @@ SHUFFLED_SHARE = 0.1
 ID_BASE = 1_000_000_000
 ID_SPAN_PER_CHUNK = 100_000_000
 BASE, RESENT, CONFLICT, DUPLICATE = 0, 1, 2, 3
+LAYOUTS = {False: "flat", True: "nested"}
+# The defect counts of the status stream in the manifest, in their order there.
+STATUS_DEFECT_KEYS = (
+    "exact_duplicate",
+    "resent_duplicate",
+    "conflicting_duplicate",
+    *STATUS_LINE_DEFECTS,
+    "late_batch_rows",
+    "clock_reset_rows",
+    "glitch_rows",
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +77,48 @@ class ChunkTask:
     status_dir: Path
 
 
+@dataclass
+class ChunkRows:
+    """A chunk's status lines in arrival order, decided down to the byte but not yet written.
+
+    ``rows`` holds the columns ``format_status`` reads plus, per line: ``kind`` (BASE, RESENT,
+    CONFLICT or DUPLICATE), ``code`` (line defect, an index into STATUS_LINE_DEFECTS plus one;
+    0 for none), ``nested`` (the line's layout), ``original_ms`` (arrival of the row it copies,
+    its own for a base row) and the flags ``is_late``, ``is_glitch`` and ``is_clock_reset`` of
+    the measurement. ``spoilt`` maps a line's position to its defective text; every other line
+    is ``format_status`` of its row. ``bounds`` cuts the lines into the batch run's files.
+    """
+
+    index: int
+    rows: dict[str, np.ndarray]
+    spoilt: dict[int, str]
+    bounds: list[int]
+    defects: dict[str, int]
+    clean_rows: int
+    sessions: list[SessionRecord]
+    anomalies: list[Anomaly]
+    clock_periods: list[ClockPeriod]
+    unknown_fields: list[str]
+
+
 def build_chunk(task: ChunkTask) -> ChunkResult:
     """Simulate the chunk's chargers and write their rows as status files in arrival order."""
+    chunk = arrange_chunk(task)
+    return ChunkResult(
+        index=task.index,
+        files=_write_files(task, chunk),
+        rows=len(chunk.rows["id"]),
+        defects=chunk.defects,
+        clean_rows=chunk.clean_rows,
+        sessions=chunk.sessions,
+        anomalies=chunk.anomalies,
+        clock_periods=chunk.clock_periods,
+        unknown_fields=chunk.unknown_fields,
+    )
+
+
+def arrange_chunk(task: ChunkTask) -> ChunkRows:
+    """Simulate the chunk's chargers; add duplicates, copies and line defects; order by arrival."""
     options = task.options
     outputs = [
         simulate_charger(spec, options, task.clock_patterns.get(spec.charger_id))
@@ -119,9 +170,11 @@ def build_chunk(task: ChunkTask) -> ChunkResult:
     rows["order"] = base_order[src]
     _alter_conflicts(rows, kind == CONFLICT, rng)
     rows["id"] = _event_ids(task.index, src, kind, n, rng)
-    codes = np.where(kind == BASE, line_code[src], 0)
+    rows["kind"] = kind
+    rows["code"] = np.where(kind == BASE, line_code[src], 0).astype(np.int8)
+    bounds, rows["nested"] = _layouts(task, kind)
+    spoilt_lines, unknown = _spoil(rows, rng)
 
-    files, unknown = _write_files(task, rows, kind, codes, rng)
     counts = [len(rows_) for rows_ in spoilt]
     defects = {
         "exact_duplicate": len(dup),
@@ -132,10 +185,11 @@ def build_chunk(task: ChunkTask) -> ChunkResult:
         "clock_reset_rows": sum(o.clock_reset_rows for o in outputs),
         "glitch_rows": sum(o.glitch_rows for o in outputs),
     }
-    return ChunkResult(
+    return ChunkRows(
         index=task.index,
-        files=files,
-        rows=len(src),
+        rows=rows,
+        spoilt=spoilt_lines,
+        bounds=bounds,
         defects=defects,
         clean_rows=n - sum(counts[:4]),
         sessions=[
@@ -159,7 +213,11 @@ def build_chunk(task: ChunkTask) -> ChunkResult:
 
 
 def _concat(outputs: list[ChargerOutput]) -> dict[str, np.ndarray]:
-    """The chunk's base rows, charger after charger, with a chunk-wide batch number."""
+    """The chunk's base rows, charger after charger, with a chunk-wide batch number.
+
+    ``original_ms`` is a copy of ``server_ms`` that the copies of a row keep: their original's
+    arrival.
+    """
     batch_offsets = np.cumsum([0] + [int(o.batch[-1]) + 1 for o in outputs[:-1]])
     return {
         "charger_id": np.concatenate([np.full(len(o.true_t), o.spec.charger_id) for o in outputs]),
@@ -172,6 +230,10 @@ def _concat(outputs: list[ChargerOutput]) -> dict[str, np.ndarray]:
         "current_ca": np.concatenate([o.current_ca for o in outputs]),
         "voltage_v": np.concatenate([o.voltage_v for o in outputs]),
         "temperature_c": np.concatenate([o.temperature_c for o in outputs]),
+        "original_ms": np.concatenate([o.server_ms for o in outputs]),
+        "is_late": np.concatenate([o.is_late for o in outputs]),
+        "is_glitch": np.concatenate([o.is_glitch for o in outputs]),
+        "is_clock_reset": np.concatenate([o.charger_t != o.true_t for o in outputs]),
     }
 
 
@@ -231,33 +293,63 @@ def _file_bounds(kind: np.ndarray, rows_per_file: int, at_least: int) -> list[in
     return sorted(set(bounds))
 
 
-def _write_files(
-    task: ChunkTask,
-    rows: dict[str, np.ndarray],
-    kind: np.ndarray,
-    codes: np.ndarray,
-    rng: np.random.Generator,
-) -> tuple[list[tuple[str, int, str, bool]], list[str]]:
+def _layouts(task: ChunkTask, kind: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """The batch run's file bounds and whether each line is nested (else flat)."""
     options = task.options
     mixed = options.layout == "mixed"
     bounds = _file_bounds(kind, options.rows_per_file, 2 if mixed else 1)
-    files = []
-    unknown: set[str] = set()
+    nested = np.zeros(len(kind), dtype=bool)
     for k in range(len(bounds) - 1):
-        lo, hi = bounds[k], bounds[k + 1]
         if mixed:
-            layout = "nested" if (task.index + k) % 2 == 0 else "flat"
+            nested[bounds[k] : bounds[k + 1]] = (task.index + k) % 2 == 0
         else:
-            layout = options.layout
-        part = {name: values[lo:hi] for name, values in rows.items()}
-        lines = format_status(layout, part)
-        for i in np.flatnonzero(codes[lo:hi]):
-            defect = STATUS_LINE_DEFECTS[int(codes[lo + i]) - 1]
-            lines[i] = spoil_status(lines[i], defect, int(part["phases"][i]), rng)
-            if defect == "unknown_field":
-                unknown.update(name for name in UNKNOWN_FIELDS if f'"{name}"' in lines[i])
-        compress = layout == "nested" and options.gzip
+            nested[bounds[k] : bounds[k + 1]] = options.layout == "nested"
+    return bounds, nested
+
+
+def _spoil(
+    rows: dict[str, np.ndarray], rng: np.random.Generator
+) -> tuple[dict[int, str], list[str]]:
+    """The defective text of every line with a line defect, drawn in line order.
+
+    Returns position -> line and the unknown field names written.
+    """
+    coded = np.flatnonzero(rows["code"])
+    clean: dict[int, str] = {}
+    for nested in (False, True):
+        at = coded[rows["nested"][coded] == nested]
+        part = {name: values[at] for name, values in rows.items()}
+        clean.update(zip(at.tolist(), format_status(LAYOUTS[nested], part), strict=True))
+    spoilt: dict[int, str] = {}
+    unknown: set[str] = set()
+    for i in coded.tolist():
+        defect = STATUS_LINE_DEFECTS[int(rows["code"][i]) - 1]
+        spoilt[i] = spoil_status(clean[i], defect, int(rows["phases"][i]), rng)
+        if defect == "unknown_field":
+            unknown.update(name for name in UNKNOWN_FIELDS if f'"{name}"' in spoilt[i])
+    return spoilt, sorted(unknown)
+
+
+def status_lines(rows: dict[str, np.ndarray], spoilt: dict[int, str], nested: bool) -> list[str]:
+    """The lines of ``rows`` (all in one layout), defective ones as ``spoilt`` (by position)."""
+    lines = format_status(LAYOUTS[nested], rows)
+    for i, line in spoilt.items():
+        lines[i] = line
+    return lines
+
+
+def _write_files(task: ChunkTask, chunk: ChunkRows) -> list[tuple[str, int, str, bool]]:
+    """Write the chunk's lines into its files (cut at ``bounds``); returns their facts."""
+    options = task.options
+    files = []
+    for k in range(len(chunk.bounds) - 1):
+        lo, hi = chunk.bounds[k], chunk.bounds[k + 1]
+        nested = bool(chunk.rows["nested"][lo])
+        part = {name: values[lo:hi] for name, values in chunk.rows.items()}
+        spoilt = {i - lo: line for i, line in chunk.spoilt.items() if lo <= i < hi}
+        lines = status_lines(part, spoilt, nested)
+        compress = nested and options.gzip
         name = f".chunk-{task.index:05d}-{k:04d}.tmp"
         write_lines(task.status_dir / name, lines, compress, options.gzip_level)
-        files.append((name, len(lines), layout, compress))
-    return files, sorted(unknown)
+        files.append((name, len(lines), LAYOUTS[nested], compress))
+    return files
