@@ -14,13 +14,17 @@ export CHARGER_DATA_DIR := $(abspath $(DATA_DIR))
 export CHARGER_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/charger_telemetry.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# dbt vars for this build, such as VARS='{big_change_threshold_pct: 20}'; the marts carry the values
+# they were built with, so the docs and the notebook follow.
+VARS ?=
+DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
 .PHONY: run test venv data lint bench-generator bench system-packages serve serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
-	$(BIN)/dbt build
-	$(BIN)/dbt docs generate --static
+	$(BIN)/dbt build $(DBT_VARS)
+	$(BIN)/dbt docs generate --static $(DBT_VARS)
 	cp target/static_index.html $(BUILD_DIR)/docs.html
 	$(BIN)/python -m chargerlogs.notebook --warehouse $(CHARGER_DUCKDB_PATH) --out $(BUILD_DIR)
 	@echo ""
