@@ -96,7 +96,7 @@ def test_session_days_split_each_session_by_its_chargers_local_days(
     for session_id, reported, billed, telemetry, delivered in totals:
         if reported is not None:
             assert billed == pytest.approx(reported, rel=1e-9, abs=1e-6), session_id
-        # the briefing adds values rounded to 1e-6 Wh (exact sums): at most 5e-7 Wh per reading apart
+        # the briefing adds values rounded to 1e-6 Wh (exact sums): 5e-7 Wh a reading at most
         assert delivered == pytest.approx(telemetry, abs=2e-3), session_id
 
 
