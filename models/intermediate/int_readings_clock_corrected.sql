@@ -37,7 +37,7 @@ periods_by_upload as (
 -- period of its charger that began last, by that clock, at or before it (none: offset 0).
 periods_matched as (
     select
-        periods_by_upload.* exclude (upload_period_offset_s),
+        periods_by_upload.* exclude (upload_period_offset_s),  -- noqa: RF02
         coalesce(periods_by_upload.upload_period_offset_s, clock_periods.clock_offset_s, 0) as clock_offset_s
     from periods_by_upload
     asof left join clock_periods
