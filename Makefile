@@ -12,6 +12,8 @@ DATA_DIR ?= $(or $(CHARGER_DATA_DIR),$(DEFAULT_DATA_DIR))
 BUILD_DIR ?= build
 export CHARGER_DATA_DIR := $(abspath $(DATA_DIR))
 export CHARGER_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/charger_telemetry.duckdb
+# The serving copy of the marts that BI tools, the notebook and the app open (chargerlogs.publish).
+PUBLISHED_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/published/charger_telemetry.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # dbt vars for this build, such as VARS='{big_change_threshold_pct: 20}'; the marts carry the values
@@ -24,13 +26,15 @@ DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
 	$(BIN)/dbt build $(DBT_VARS)
+	$(BIN)/python -m chargerlogs.publish --warehouse $(CHARGER_DUCKDB_PATH) --out $(PUBLISHED_DUCKDB_PATH)
 	$(BIN)/dbt docs generate --static $(DBT_VARS)
 	cp target/static_index.html $(BUILD_DIR)/docs.html
-	$(BIN)/python -m chargerlogs.notebook --warehouse $(CHARGER_DUCKDB_PATH) --out $(BUILD_DIR)
+	$(BIN)/python -m chargerlogs.notebook --warehouse $(PUBLISHED_DUCKDB_PATH) --out $(BUILD_DIR)
 	@echo ""
 	@echo "Outputs:"
 	@echo "  input data ($(DATA_ORIGIN)): $(CHARGER_DATA_DIR)"
-	@echo "  DuckDB warehouse (open read-only in a BI tool): $(CHARGER_DUCKDB_PATH)"
+	@echo "  DuckDB warehouse, dbt's own file (every layer; keep BI tools off it): $(CHARGER_DUCKDB_PATH)"
+	@echo "  serving copy of the marts for BI tools (open read-only; DuckDB 1.0 or later): $(PUBLISHED_DUCKDB_PATH)"
 	@echo "  dbt docs, one static HTML page: $(abspath $(BUILD_DIR))/docs.html"
 	@echo "  executed notebook: $(abspath $(BUILD_DIR))/charging_analysis.ipynb"
 	@echo "  notebook as HTML, charts embedded: $(abspath $(BUILD_DIR))/charging_analysis.html"

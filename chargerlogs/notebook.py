@@ -6,7 +6,8 @@ export (images embedded) into an output folder. The notebook reads its parameter
 environment: ``CHARGER_DUCKDB_PATH`` (the warehouse) and ``BRIEF_SESSION_ID`` (the session to
 brief; unset lets the notebook choose one).
 
-Usage: ``python -m chargerlogs.notebook --warehouse build/charger_telemetry.duckdb --out build``
+Usage: ``python -m chargerlogs.notebook --warehouse build/published/charger_telemetry.duckdb
+--out build``
 """
 
 from __future__ import annotations
@@ -171,7 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         required=True,
         metavar="PATH",
-        help="the DuckDB warehouse file built by dbt, e.g. build/charger_telemetry.duckdb",
+        help=(
+            "the DuckDB warehouse file to read: the serving copy of the marts, e.g. "
+            "build/published/charger_telemetry.duckdb, or the file dbt built"
+        ),
     )
     parser.add_argument(
         "--out",

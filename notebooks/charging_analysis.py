@@ -41,7 +41,8 @@
 # `corrected_measured_at`); `started_at`, `ended_at` and `measured_at` are the charger's clock and
 # are only shown as part of a session's briefing.
 #
-# **Run it** after `make run` (which builds `build/charger_telemetry.duckdb`), or with
+# **Run it** after `make run` (which builds the warehouse and publishes its serving copy,
+# `build/published/charger_telemetry.duckdb`), or with
 # `python -m chargerlogs.notebook --warehouse PATH --out DIR`, which executes it and writes the
 # executed notebook and an HTML export.
 
@@ -50,8 +51,10 @@
 #
 # Read from environment variables:
 #
-# - `CHARGER_DUCKDB_PATH`: the warehouse file. Default `build/charger_telemetry.duckdb`; a relative
-#   path is taken from the repository root (the folder holding `dbt_project.yml`), as dbt does.
+# - `CHARGER_DUCKDB_PATH`: the warehouse file. Default `build/published/charger_telemetry.duckdb`
+#   (the serving copy of the marts; the build file `build/charger_telemetry.duckdb` works too).
+#   A relative path is taken from the repository root (the folder holding `dbt_project.yml`), as
+#   dbt does.
 # - `BRIEF_SESSION_ID`: the session to brief in sections 3 and 4. Default: chosen by a query (see
 #   section 3).
 
@@ -75,7 +78,9 @@ def find_repository_root(start: Path) -> Path:
 
 
 REPOSITORY_ROOT = find_repository_root(Path.cwd().resolve())
-WAREHOUSE_PATH = Path(os.environ.get("CHARGER_DUCKDB_PATH") or "build/charger_telemetry.duckdb")
+WAREHOUSE_PATH = Path(
+    os.environ.get("CHARGER_DUCKDB_PATH") or "build/published/charger_telemetry.duckdb"
+)
 if not WAREHOUSE_PATH.is_absolute():
     WAREHOUSE_PATH = (REPOSITORY_ROOT / WAREHOUSE_PATH).resolve()
 BRIEF_SESSION_ID = (

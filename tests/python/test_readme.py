@@ -26,9 +26,10 @@ def test_sql_sample_runs_and_returns_rows(default_warehouse: DefaultWarehouse, s
 
 def test_python_one_liner_runs(default_warehouse: DefaultWarehouse, tmp_path: Path) -> None:
     command = re.search(r"\.venv/bin/python -c \"(.*?)\"\n", README).group(1)
-    # the recipe reads build/charger_telemetry.duckdb; here the test build stands in for it
-    (tmp_path / "build").mkdir()
-    shutil.copy(default_warehouse.db_path, tmp_path / "build" / "charger_telemetry.duckdb")
+    # the recipe reads the serving copy; here a copy of the test build stands in for it
+    published = tmp_path / "build" / "published" / "charger_telemetry.duckdb"
+    published.parent.mkdir(parents=True)
+    shutil.copy(default_warehouse.db_path, published)
     result = subprocess.run(
         [str(VENV_BIN / "python"), "-c", command],
         cwd=tmp_path,
