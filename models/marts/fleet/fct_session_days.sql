@@ -60,7 +60,7 @@ delivered_per_day as (
     select
         profiles.session_id,
         cast(timezone(chargers.time_zone, profiles.measured_utc) as date) as local_date,
-        sum(profiles.interval_energy_wh) as delivered_energy_wh,
+        {{ exact_sum('profiles.interval_energy_wh') }} as delivered_energy_wh,
         sum(profiles.charging_s) as charging_s
     from profiles
     inner join sessions on profiles.session_id = sessions.session_id
@@ -99,11 +99,21 @@ session_days as (
 -- Reported energy and cost are split over the days in proportion to the energy delivered each day
 -- (measured plus estimated), so that a session's days add up to its bill; a session that delivered
 -- no energy by its telemetry is billed on the day it started.
+-- Exact sums (see the macro) so that a rebuild gives the same bits whatever the order of addition.
+session_totals as (
+    select
+        session_id,
+        {{ exact_sum('delivered_energy_wh') }} as session_delivered_energy_wh
+    from session_days
+    group by session_id
+),
+
 session_days_totalled as (
     select
-        *,
-        sum(delivered_energy_wh) over (partition by session_id) as session_delivered_energy_wh
+        session_days.*,
+        session_totals.session_delivered_energy_wh
     from session_days
+    inner join session_totals on session_days.session_id = session_totals.session_id
 ),
 
 shares as (
