@@ -1636,9 +1636,17 @@ group by all
 daily_grid = daily_energy.pivot(
     index="local_date", columns="power_class", values="delivered_energy_kwh"
 ).fillna(0)
+
+
+def power_class_order(power_class: str) -> float:
+    """Sort key of a power class such as ``22 kW`` by its power; ``unknown`` last."""
+    head = power_class.split()[0]
+    return float(head) if head.replace(".", "", 1).isdigit() else float("inf")
+
+
 fig, daily_ax = plt.subplots(figsize=(12, 4))
 bottom = np.zeros(len(daily_grid))
-for power_class in sorted(daily_grid.columns, key=lambda name: float(name.split()[0])):
+for power_class in sorted(daily_grid.columns, key=power_class_order):
     daily_ax.bar(daily_grid.index, daily_grid[power_class], bottom=bottom, label=power_class)
     bottom += daily_grid[power_class].to_numpy()
 daily_ax.set_xticks(daily_grid.index, [f"{day:%a %d %b}" for day in daily_grid.index])
@@ -1684,7 +1692,7 @@ positions = np.arange(len(charger_use))
 class_colors = {
     power_class: color
     for power_class, color in zip(
-        sorted(charger_use["power_class"].fillna("unknown").unique()),
+        sorted(charger_use["power_class"].fillna("unknown").unique(), key=power_class_order),
         ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:gray"),
         strict=False,
     )
