@@ -2,9 +2,9 @@
 
 The source is ``notebooks/charging_analysis.py`` (jupytext percent format). It is
 converted to a notebook, executed in a Python kernel of this interpreter, and written with an HTML
-export (images embedded) into an output folder. The notebook reads its parameters from the
-environment: ``CHARGER_DUCKDB_PATH`` (the warehouse) and ``BRIEF_SESSION_ID`` (the session to
-brief; unset lets the notebook choose one).
+export (images embedded, code left out: it reads as a report) into an output folder. The notebook
+reads its parameters from the environment: ``CHARGER_DUCKDB_PATH`` (the warehouse) and
+``BRIEF_SESSION_ID`` (the session to brief; unset lets the notebook choose one).
 
 Usage: ``python -m chargerlogs.notebook --warehouse build/published/charger_telemetry.duckdb
 --out build``
@@ -115,8 +115,18 @@ def notebook_environment(warehouse: Path, session_id: int | None) -> dict[str, s
 
 
 def export_html(notebook: Any, html_path: Path) -> None:
-    """Write ``notebook`` as a standalone HTML page, its images embedded as data URIs."""
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(notebook)
+    """Write ``notebook`` as a standalone HTML report, its images embedded as data URIs.
+
+    The report shows the prose, tables and charts only: code cells keep their source in the
+    executed notebook, but their input and the ``In [n]`` / ``Out [n]`` prompts are left out.
+    """
+    exporter = HTMLExporter(
+        embed_images=True,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(notebook)
     html_path.write_text(body, encoding="utf-8")
 
 

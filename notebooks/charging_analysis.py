@@ -19,7 +19,8 @@
 # This notebook answers the warehouse's questions with short DuckDB queries over the **marts**
 # (schema `marts`: `fct_session_briefings`, `fct_charging_profiles`, `rpt_big_changes`,
 # `rpt_compressed_charging_profiles`, `fct_charger_summaries`, `rpt_quarantined_lines`,
-# `rpt_ingestion_reconciliation`, `rpt_unexpected_keys`) and offline matplotlib charts:
+# `rpt_ingestion_reconciliation`, `rpt_unexpected_keys`, and for the fleet `dim_chargers`,
+# `fct_charger_days`, `rpt_user_monthly_energy`) and offline matplotlib charts:
 #
 # 1. What data went in, and what the data-quality layer did with it.
 # 2. How long sessions last, and how much of that time is spent charging.
@@ -29,6 +30,9 @@
 # 6. Whether the energy the chargers report agrees with the energy their telemetry accounts for
 #    (measured, plus estimated across lost telemetry), and whether a shortfall comes from lost
 #    telemetry or from the meter.
+# 7. The fleet in each charger's local time: when cars plug in, the energy per month, sessions
+#    per charger, how often three-phase chargers charge on one phase, and how fully each charger
+#    is used.
 #
 # Every answer below is computed from the data shown above it. The notebook reads the warehouse's
 # rules as the marts state them: flags, counts and the thresholds they were built with are columns
@@ -44,7 +48,8 @@
 # **Run it** after `make run` (which builds the warehouse and publishes its serving copy,
 # `build/published/charger_telemetry.duckdb`), or with
 # `python -m chargerlogs.notebook --warehouse PATH --out DIR`, which executes it and writes the
-# executed notebook and an HTML export.
+# executed notebook and an HTML export. The export reads as a report: prose, tables and charts; the
+# code stays in the notebook.
 
 # %% [markdown]
 # ## Parameters
@@ -104,6 +109,7 @@ print(f"session to brief: {BRIEF_SESSION_ID or 'chosen by query'}")
 pd.set_option("display.max_rows", 60)
 pd.set_option("display.max_columns", 60)
 pd.set_option("display.width", 160)
+pd.set_option("display.max_colwidth", 100)
 plt.rcParams.update({"figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3})
 
 if not WAREHOUSE_PATH.is_file():
@@ -117,6 +123,9 @@ COPIED_MARTS = (
     "rpt_quarantined_lines",
     "rpt_ingestion_reconciliation",
     "rpt_unexpected_keys",
+    "dim_chargers",
+    "fct_charger_days",
+    "rpt_user_monthly_energy",
 )
 
 # The default session: a three-phase session with complete telemetry (no sparse coverage, no gap,
@@ -191,10 +200,63 @@ def answer(text: str) -> None:
     display(Markdown(f"**Answer.** {text}"))
 
 
+def num(value: float, places: int = 1) -> str:
+    """``value`` for a sentence: thousands separated, ``places`` decimals, none if it is whole.
+
+    A whole number never reads as a float (``20`` rather than ``20.0``).
+    """
+    text = f"{value:,.{places}f}"
+    return text.split(".")[0] if "." in text and not text.split(".")[1].strip("0") else text
+
+
+# How the tables show a number, by kind.
+FORMATS = {
+    "count": "{:,.0f}",
+    "id": "{:.0f}",
+    "kwh": "{:,.2f}",
+    "kw": "{:,.1f}",
+    "h": "{:,.2f}",
+    "eur": "{:,.2f}",
+    "share": "{:.1%}",
+    "pct": "{:.1f} %",
+    "ratio": "{:.3f}",
+    "value": "{:,.4g}",
+    "time": "{:%Y-%m-%d %H:%M}",
+}
+
+
+def table(
+    frame: pd.DataFrame, columns: dict[str, str], formats: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """``frame`` ready to show: ``columns`` only (column: label), in that order, the first one as
+    the index, each number formatted by its kind in ``formats`` (see ``FORMATS``), booleans as
+    yes / no and missing values as a dash."""
+    shown = frame[list(columns)].copy()
+    for column in columns:
+        kind = (formats or {}).get(column)
+        if kind:
+            pattern = FORMATS[kind]
+            shown[column] = shown[column].map(
+                lambda v, p=pattern: "–" if pd.isna(v) else p.format(v)
+            )
+        elif shown[column].dtype == bool:
+            shown[column] = shown[column].map({True: "yes", False: "no"})
+    return shown.rename(columns=columns).set_index(columns[next(iter(columns))])
+
+
+def facts(rows: dict[str, str], label: str = "value") -> pd.DataFrame:
+    """A two-column table of figures already written for people: name, value."""
+    return pd.DataFrame({label: list(rows.values())}, index=pd.Index(list(rows), name="figure"))
+
+
 display(
-    sql(
-        "select table_name, estimated_size as rows from duckdb_tables()"
-        " where database_name = 'memory' order by table_name"
+    table(
+        sql(
+            "select table_name, estimated_size as row_count from duckdb_tables()"
+            " where database_name = 'memory' order by table_name"
+        ),
+        {"table_name": "table", "row_count": "rows"},
+        {"row_count": "count"},
     )
 )
 
@@ -220,7 +282,21 @@ select
     round(sum(reported_energy_wh) / 1000, 1) as reported_energy_kwh
 from fct_session_briefings
 """)
-display(overview.T.rename(columns={0: "value"}))
+o = overview.iloc[0]
+display(
+    facts(
+        {
+            "sessions": f"{o.sessions:,}",
+            "chargers": f"{o.chargers:,}",
+            "users": f"{o.users:,}",
+            "first start (true time, UTC)": f"{o.first_corrected_started_at:%Y-%m-%d %H:%M}",
+            "last end (true time, UTC)": f"{o.last_corrected_ended_at:%Y-%m-%d %H:%M}",
+            "readings inside sessions": f"{o.readings_in_sessions:,.0f}",
+            "sessions without telemetry": f"{o.sessions_without_telemetry:,}",
+            "energy reported (kWh)": f"{o.reported_energy_kwh:,.1f}",
+        }
+    )
+)
 
 # %% [markdown]
 # Chargers whose clock was wrong (reset), with the sessions the marts corrected to true time and
@@ -240,7 +316,18 @@ group by charger_id
 having bool_or(is_clock_corrected)
 order by charger_id
 """)
-display(clock_corrections)
+display(
+    table(
+        clock_corrections,
+        {
+            "charger_id": "charger",
+            "sessions": "sessions",
+            "clock_corrected_sessions": "sessions corrected",
+            "largest_clock_offset_years": "largest clock offset (years)",
+        },
+        {"largest_clock_offset_years": "h"},
+    )
+)
 
 # %% [markdown]
 # Sessions per day and by hour of the day they started, in true time (`corrected_started_at`, UTC);
@@ -324,7 +411,28 @@ from rpt_ingestion_reconciliation
 group by all
 order by log_stream desc, layout
 """)
-display(files)
+display(
+    table(
+        files.assign(stream_layout=files["log_stream"] + " / " + files["layout"]),
+        {
+            "stream_layout": "stream / layout",
+            "is_gzip": "gzip",
+            "files": "files",
+            "raw_lines": "lines",
+            "clean_rows": "kept",
+            "quarantined_rows": "quarantined",
+            "duplicate_rows": "duplicates",
+            "is_reconciled": "every line accounted for",
+        },
+        {
+            "files": "count",
+            "raw_lines": "count",
+            "clean_rows": "count",
+            "quarantined_rows": "count",
+            "duplicate_rows": "count",
+        },
+    )
+)
 
 # %% [markdown]
 # Readings attributed to sessions, by the layout their line arrived in, with late arrivals (flag
@@ -333,7 +441,28 @@ display(files)
 
 # %%
 layouts = sql("select * from readings_by_layout")
-display(layouts)
+display(
+    table(
+        layouts,
+        {
+            "line_layout": "layout",
+            "readings": "readings",
+            "late_arrivals": "late",
+            "with_missing_measurement": "missing a measurement",
+            "clock_corrected": "clock corrected",
+            "first_corrected_measured_at": "first (UTC)",
+            "last_corrected_measured_at": "last (UTC)",
+        },
+        {
+            "readings": "count",
+            "late_arrivals": "count",
+            "with_missing_measurement": "count",
+            "clock_corrected": "count",
+            "first_corrected_measured_at": "time",
+            "last_corrected_measured_at": "time",
+        },
+    )
+)
 
 # %% [markdown]
 # Quarantined lines by stream and reason code, and keys outside the documented layouts (kept, listed
@@ -346,7 +475,15 @@ from rpt_quarantined_lines
 group by all
 order by log_stream desc, lines desc, reason_code
 """)
-display(quarantine)
+display(
+    table(
+        quarantine.assign(
+            stream_reason=quarantine["log_stream"] + " / " + quarantine["reason_code"]
+        ),
+        {"stream_reason": "stream / reason", "lines": "lines", "files": "files"},
+        {"lines": "count", "files": "count"},
+    )
+)
 
 # %%
 unexpected_keys = sql("""
@@ -355,7 +492,15 @@ from rpt_unexpected_keys
 group by all
 order by log_stream desc, lines desc
 """)
-display(unexpected_keys)
+display(
+    table(
+        unexpected_keys.assign(
+            stream_key=unexpected_keys["log_stream"] + " / " + unexpected_keys["json_key"]
+        ),
+        {"stream_key": "stream / key", "files": "files", "lines": "lines"},
+        {"files": "count", "lines": "count"},
+    )
+)
 
 # %% [markdown]
 # Sessions by data-quality flag and count. A missing measurement is common but rare within a
@@ -378,7 +523,25 @@ select
     count(*) filter (where missing_measurement_reading_count > 0) as with_missing_measurements
 from fct_session_briefings
 """)
-display(session_flags.T.rename(columns={0: "sessions"}))
+FLAG_LABELS = {
+    "has_no_telemetry": "no telemetry",
+    "has_sparse_telemetry": "sparse telemetry",
+    "with_telemetry_gap": "a gap in the telemetry",
+    "with_estimated_gap": "energy estimated across a gap",
+    "is_shortfall_from_lost_telemetry": "energy short from lost telemetry",
+    "has_energy_mismatch": "energy mismatch (metering)",
+    "is_clock_corrected": "clock corrected",
+    "is_overlapping": "overlapping another session",
+    "is_implausible": "implausible",
+    "with_implausible_readings": "implausible readings",
+    "with_missing_measurements": "a reading missing a measurement",
+}
+display(
+    facts(
+        {label: f"{session_flags.iloc[0][flag]:,}" for flag, label in FLAG_LABELS.items()},
+        "sessions",
+    )
+)
 
 # %%
 missing_measurements = sql("""
@@ -389,10 +552,19 @@ select
     max(missing_measurement_share) as max_share
 from fct_session_briefings
 """)
-display(missing_measurements)
+m = missing_measurements.iloc[0]
+display(
+    facts(
+        {
+            "readings missing a measurement": f"{m.missing_measurement_readings:,.0f}",
+            "readings inside sessions": f"{m.readings:,.0f}",
+            "median share per session": f"{m.median_share:.2%}",
+            "largest share in a session": f"{m.max_share:.2%}",
+        }
+    )
+)
 
 # %% tags=["answer"]
-o = overview.iloc[0]
 status_files = files[files["log_stream"] == "status"]
 raw_lines = int(files["raw_lines"].sum())
 quarantined = int(files["quarantined_rows"].sum())
@@ -402,6 +574,12 @@ missing = missing_measurements.iloc[0]
 busiest_day = sessions_per_day.sort_values(
     ["sessions", "started_date"], ascending=[False, True]
 ).iloc[0]
+unreconciled = int(files.loc[~files["is_reconciled"], "files"].sum())
+reconciliation_sentence = (
+    "Every line of every file is accounted for: kept, quarantined or dropped as a duplicate."
+    if not unreconciled
+    else f"{unreconciled} files have lines that are not accounted for; see the table above."
+)
 if len(clock_corrections):
     corrected_chargers = ", ".join(str(charger) for charger in clock_corrections["charger_id"])
     clock_sentence = (
@@ -409,7 +587,7 @@ if len(clock_corrections):
         f"{int(clock_corrections['clock_corrected_sessions'].sum())} sessions "
         f"({int(layouts['clock_corrected'].sum()):,} readings) on {len(clock_corrections)} "
         f"chargers ({corrected_chargers}), whose clocks were off by up to "
-        f"{clock_corrections['largest_clock_offset_years'].abs().max():.1f} years."
+        f"{num(clock_corrections['largest_clock_offset_years'].abs().max())} years."
     )
 else:
     clock_sentence = "No charger clock needed a correction."
@@ -426,14 +604,14 @@ answer(
     f"{int(files['files'].sum())} files held {raw_lines:,} non-blank lines (status files: "
     f"{status_layouts}); "
     f"{quarantined:,} lines were quarantined and {duplicates:,} dropped as duplicates (exact or "
-    f"re-sent copies), and every file reconciles: {bool(files['is_reconciled'].all())}. "
+    f"re-sent copies). {reconciliation_sentence} "
     f"{int(layouts['late_arrivals'].sum()):,} session readings arrived late, and "
     f"{int(unexpected_keys['lines'].sum()) if len(unexpected_keys) else 0:,} lines carried "
     f"{len(unexpected_keys)} unexpected keys. "
     f"{int(flags.with_missing_measurements)} sessions have a reading with a missing measurement, "
     f"but only {int(missing.missing_measurement_readings):,} of {int(missing.readings):,} "
     f"readings do (at most {missing.max_share:.1%} of a session's readings). "
-    f"{int(flags.is_implausible)} sessions are implausible, and "
+    f"{int(flags.is_implausible) or 'No'} sessions are implausible, and "
     f"{int(flags.with_implausible_readings)} have readings with implausible values."
 )
 
@@ -454,7 +632,24 @@ select
 from fct_session_briefings
 order by session_id
 """)
-display(session_times.describe().loc[["count", "mean", "min", "50%", "max"]].round(2))
+time_summary = (
+    session_times[["session_duration_h", "active_charging_h"]]
+    .agg(["min", "median", "mean", "max"])
+    .T.rename(index={"session_duration_h": "plugged in", "active_charging_h": "charging"})
+)
+display(
+    table(
+        time_summary.rename_axis("hours per session").reset_index(),
+        {
+            "hours per session": "hours per session",
+            "min": "shortest",
+            "median": "median",
+            "mean": "mean",
+            "max": "longest",
+        },
+        {"min": "h", "median": "h", "mean": "h", "max": "h"},
+    )
+)
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 4))
@@ -497,10 +692,10 @@ charging_share = (
 )
 per_session_share = session_times["active_charging_h"] / session_times["session_duration_h"]
 answer(
-    f"Sessions last {session_times['session_duration_h'].min():.1f} h to "
-    f"{session_times['session_duration_h'].max():.1f} h (median "
-    f"{session_times['session_duration_h'].median():.1f} h, mean "
-    f"{session_times['session_duration_h'].mean():.1f} h). Cars charge for "
+    f"Sessions last {num(session_times['session_duration_h'].min())} h to "
+    f"{num(session_times['session_duration_h'].max())} h (median "
+    f"{num(session_times['session_duration_h'].median())} h, mean "
+    f"{num(session_times['session_duration_h'].mean())} h). Cars charge for "
     f"{charging_share:.0%} of all plugged-in time; in half of the sessions they charge for less "
     f"than {per_session_share.median():.0%} of the session, so session time overstates charging "
     f"time (every point lies on or below y = x)."
@@ -516,7 +711,8 @@ answer(
 # loading cell: among three-phase sessions with complete telemetry (not sparse, no gap, reported and
 # measured energy agree, no overlap) on a charger whose clock was right (`is_clock_corrected` false,
 # so the charger's `started_at` in the briefing is true time), the one with the most big changes,
-# ties broken by the lowest session id.
+# ties broken by the lowest session id. Ranking by big changes picks a session with much to show,
+# and also one whose sensors may misbehave: section 4 tells the real changes from a sensor glitch.
 #
 # The briefing shows both times: `corrected_started_at` is true time, `started_at` the charger's
 # clock (years off for a charger whose clock was reset). The profile is drawn against the time since
@@ -526,7 +722,75 @@ answer(
 
 # %%
 briefing = sql("select * from fct_session_briefings where session_id = ?", [BRIEF_SESSION_ID])
-display(briefing.T.rename(columns={0: f"session {BRIEF_SESSION_ID}"}))
+b = briefing.iloc[0]
+
+
+def kwh(wh: float) -> str:
+    """Energy in Wh, written in kWh for a table (a dash when unknown)."""
+    return "–" if pd.isna(wh) else f"{wh / 1000:,.2f} kWh"
+
+
+flags_raised = [
+    label
+    for flag, label in (
+        ("has_sparse_telemetry", "sparse telemetry"),
+        ("has_energy_mismatch", "energy mismatch"),
+        ("is_shortfall_from_lost_telemetry", "energy short from lost telemetry"),
+        ("is_clock_corrected", "clock corrected"),
+        ("is_overlapping", "overlapping"),
+        ("is_implausible", "implausible"),
+    )
+    if b[flag]
+]
+display(
+    facts(
+        {
+            "charger": f"{b.charger_id}",
+            "user": f"{b.user_id}",
+            "started (true time, UTC)": f"{b.corrected_started_at:%Y-%m-%d %H:%M}",
+            "ended (true time, UTC)": f"{b.corrected_ended_at:%Y-%m-%d %H:%M}",
+            "started by the charger's clock": f"{b.started_at:%Y-%m-%d %H:%M}",
+            "plugged in": f"{b.session_duration_h:.2f} h",
+            "charging": f"{b.active_charging_s / 3600:.2f} h",
+            "phases used": f"{b.phases_used:.0f}" if pd.notna(b.phases_used) else "–",
+            "readings": f"{b.reading_count:,}",
+            "energy reported": kwh(b.reported_energy_wh),
+            "energy measured": kwh(b.measured_energy_wh),
+            "energy estimated across gaps": kwh(b.estimated_gap_energy_wh),
+            "telemetry / reported energy": f"{b.energy_ratio:.3f}",
+            "cost": f"{b.total_cost_eur:,.2f} EUR",
+            "peak power": f"{b.peak_power_w / 1000:,.1f} kW",
+            "gaps in the telemetry": f"{b.gap_count:,}",
+            "readings missing a measurement": f"{b.missing_measurement_reading_count:,}",
+            "data-quality flags": ", ".join(flags_raised) or "none",
+        },
+        f"session {BRIEF_SESSION_ID}",
+    )
+)
+
+# %% [markdown]
+# Current, voltage and temperature per phase over the session's readings.
+
+# %%
+per_phase = pd.DataFrame(
+    {
+        phase.upper(): [
+            b[f"{stat}_{measure}_{phase}_{unit}"]
+            for measure, unit in (("current", "a"), ("voltage", "v"), ("temperature", "c"))
+            for stat in ("min", "avg", "max")
+        ]
+        for phase in ("l1", "l2", "l3")
+    },
+    index=pd.Index(
+        [
+            f"{measure} {stat}"
+            for measure in ("current (A)", "voltage (V)", "temperature (°C)")
+            for stat in ("min", "avg", "max")
+        ],
+        name="per reading",
+    ),
+)
+display(per_phase.map(lambda v: "–" if pd.isna(v) else f"{v:,.1f}"))
 
 # %%
 profile = sql("""
@@ -564,7 +828,6 @@ order by reading_seq
 """,
     [BRIEF_SESSION_ID],
 )
-display(profile.head())
 
 # %% tags=["profile-figure"]
 PHASES = ("l1", "l2", "l3")
@@ -719,10 +982,9 @@ fig.tight_layout()
 plt.show()
 
 # %% tags=["answer"]
-b = briefing.iloc[0]
 reported_kwh = b.reported_energy_wh / 1000 if pd.notna(b.reported_energy_wh) else float("nan")
 clock_note = (
-    f" (true time; the charger's clock was {abs(b.clock_offset_s) / 86400:,.1f} days "
+    f" (true time; the charger's clock was {num(abs(b.clock_offset_s) / 86400)} days "
     f"{'behind' if b.clock_offset_s < 0 else 'ahead'})"
     if b.is_clock_corrected
     else ""
@@ -737,7 +999,7 @@ answer(
     f"{int(b.estimated_gap_count) if pd.notna(b.estimated_gap_count) else 0} gap(s) (hatched), "
     f"together {b.telemetry_energy_wh / 1000:.2f} kWh against {reported_kwh:.2f} kWh reported "
     f"(ratio {b.energy_ratio:.3f}); power peaked at "
-    f"{b.peak_power_w / 1000:.1f} kW. The profile has {len(session_changes)} big changes at "
+    f"{num(b.peak_power_w / 1000)} kW. The profile has {len(session_changes)} big changes at "
     f"{session_changes['reading_seq'].nunique()} readings, and the compressed profile keeps "
     f"{len(compressed)} of {len(profile)} readings."
 )
@@ -747,9 +1009,74 @@ answer(
 #
 # **Question:** which values changed by more than the threshold against the previous reading along
 # the session, and how often do big changes occur across the fleet, by measure and phase?
+#
+# **A sensor glitch is not a change.** A temperature sensor that flips between two levels on
+# alternate readings (23 °C, 38 °C, 23 °C, ...) makes every reading a big change, though nothing
+# got hotter or cooler. The report keeps these changes, as it should: it applies the rule. Here they
+# are told apart as a data-quality artefact: a temperature big change at the reading right after
+# another one in the same series (session and phase) that went the other way, or right before such
+# a one. The query reads the big changes as `rpt_big_changes` reports them and does not re-apply
+# the rule.
 
-# %%
-display(session_changes)
+# %% tags=["temperature-flips"]
+temperature_flips = sql("""
+with temperature_changes as (
+    select
+        session_id,
+        phase,
+        reading_seq,
+        elapsed_s,
+        previous_value,
+        new_value,
+        direction,
+        lag(reading_seq) over series as previous_change_seq,
+        lag(direction) over series as previous_change_direction,
+        lead(reading_seq) over series as next_change_seq,
+        lead(direction) over series as next_change_direction
+    from rpt_big_changes
+    where measure = 'temperature_c'
+    window series as (partition by session_id, phase order by reading_seq)
+)
+
+select
+    session_id,
+    phase,
+    reading_seq,
+    elapsed_s,
+    least(previous_value, new_value) as low_c,
+    greatest(previous_value, new_value) as high_c
+from temperature_changes
+where
+    (previous_change_seq = reading_seq - 1 and previous_change_direction != direction)
+    or (next_change_seq = reading_seq + 1 and next_change_direction != direction)
+order by session_id, phase, reading_seq
+""")
+session_flips = temperature_flips[temperature_flips["session_id"] == BRIEF_SESSION_ID]
+flip_readings = set(session_flips["reading_seq"])
+
+# The session's big changes, one row per reading (the glitch's readings are summed up in the
+# answer, not listed).
+changes_by_reading = (
+    session_changes[~session_changes["reading_seq"].isin(flip_readings)]
+    .assign(measure=lambda frame: frame["measure"].str.split("_").str[0])
+    .groupby(["reading_seq", "elapsed_h", "measure"], as_index=False)
+    .agg(phases=("phase", "/".join), direction=("direction", lambda d: "/".join(sorted(set(d)))))
+    .assign(series=lambda frame: frame["measure"] + " " + frame["phases"])
+    .groupby(["reading_seq", "elapsed_h"], as_index=False)
+    .agg(changed=("series", ", ".join), direction=("direction", lambda d: "/".join(sorted(set(d)))))
+)
+display(
+    table(
+        changes_by_reading,
+        {
+            "reading_seq": "reading",
+            "elapsed_h": "time into the session (h)",
+            "changed": "big changes (measure and phase)",
+            "direction": "direction",
+        },
+        {"elapsed_h": "h"},
+    )
+)
 
 # %%
 by_series = sql(
@@ -800,7 +1127,7 @@ display(fleet_table)
 # force when the report was built are stored with it, in every row. A big change from a value inside
 # the deadband (a car starting from 0 A) is reported without a percentage (`change_pct` is null):
 
-# %%
+# %% tags=["big-change-rule"]
 rule = sql("""
 select
     measure,
@@ -813,7 +1140,26 @@ from rpt_big_changes
 group by measure
 order by measure
 """)
-display(rule)
+display(
+    table(
+        rule,
+        {
+            "measure": "measure",
+            "threshold_pct": "threshold",
+            "deadband": "deadband",
+            "big_changes": "big changes",
+            "from_inside_deadband": "from inside the deadband",
+            "smallest_abs_change_pct": "smallest change with a percentage",
+        },
+        {
+            "threshold_pct": "pct",
+            "deadband": "value",
+            "big_changes": "count",
+            "from_inside_deadband": "count",
+            "smallest_abs_change_pct": "pct",
+        },
+    )
+)
 
 # %% tags=["answer"]
 sessions_with_changes = sql("select count(distinct session_id) as n from rpt_big_changes").n[0]
@@ -826,14 +1172,31 @@ deadbands = "; ".join(f"{row.measure} {row.deadband:g}" for row in rule.itertupl
 top = fleet_changes.sort_values(
     ["big_changes", "measure", "phase"], ascending=[False, True, True]
 ).iloc[0]
+if len(session_flips):
+    flip_phases = " and ".join(sorted(session_flips["phase"].unique()))
+    glitch_sentence = (
+        f"{len(session_flips)} of them are a temperature sensor glitch: on {flip_phases} the "
+        f"temperature flips between about {session_flips['low_c'].median():.0f} °C and "
+        f"{session_flips['high_c'].median():.0f} °C on alternate readings, "
+        f"{session_flips['elapsed_s'].min() / 3600:.2f} h to "
+        f"{session_flips['elapsed_s'].max() / 3600:.2f} h into the session, each change undoing "
+        f"the one before. That is a data-quality artefact, not a real change in temperature; the "
+        f"session has {len(session_changes) - len(session_flips)} big changes without it. "
+    )
+else:
+    glitch_sentence = "None of them is a temperature flipping back and forth (a sensor glitch). "
+fleet_flips = temperature_flips.groupby("session_id").size()
 answer(
     f"Session {BRIEF_SESSION_ID} has {len(session_changes)} big changes (threshold {thresholds}, "
-    f"deadbands {deadbands}). Across the fleet there are "
+    f"deadbands {deadbands}). {glitch_sentence}Across the fleet there are "
     f"{int(fleet_changes['big_changes'].sum()):,} big changes in {int(sessions_with_changes)} "
     f"sessions (median {per_session:.0f} per session); the most frequent series is "
     f"{top.measure} {top.phase} ({int(top.big_changes):,}). "
     f"{int(rule['from_inside_deadband'].sum()):,} of them start from a value inside the deadband, "
-    f"where a percentage means nothing."
+    f"where a percentage means nothing. The same temperature glitch accounts for "
+    f"{len(temperature_flips):,} of the fleet's "
+    f"{int(rule.loc[rule['measure'] == 'temperature_c', 'big_changes'].sum()):,} temperature big "
+    f"changes, in {len(fleet_flips)} sessions."
 )
 
 # %% [markdown]
@@ -855,7 +1218,28 @@ select
 from fct_charger_summaries
 order by avg_session_duration_h desc, charger_id
 """)
-display(chargers.round(2))
+display(
+    table(
+        chargers,
+        {
+            "charger_id": "charger",
+            "session_count": "sessions",
+            "avg_session_duration_h": "average (h)",
+            "median_session_duration_h": "median (h)",
+            "p90_session_duration_h": "90th percentile (h)",
+            "avg_active_charging_h": "average charging (h)",
+            "total_energy_kwh": "energy (kWh)",
+        },
+        {
+            "session_count": "count",
+            "avg_session_duration_h": "h",
+            "median_session_duration_h": "h",
+            "p90_session_duration_h": "h",
+            "avg_active_charging_h": "h",
+            "total_energy_kwh": "kwh",
+        },
+    )
+)
 
 # %%
 fig, ax = plt.subplots(figsize=(12, 5))
@@ -963,7 +1347,22 @@ select
 from fct_session_briefings
 where not has_no_telemetry
 """)
-display(energy_totals.T.rename(columns={0: "value"}).round(2))
+t = energy_totals.iloc[0]
+display(
+    facts(
+        {
+            "sessions with telemetry": f"{t.sessions_with_telemetry:,.0f}",
+            "energy reported (kWh)": f"{t.reported_energy_kwh:,.2f}",
+            "energy measured (kWh)": f"{t.measured_energy_kwh:,.2f}",
+            "energy estimated across gaps (kWh)": f"{t.estimated_gap_energy_kwh:,.2f}",
+            "telemetry energy, measured + estimated (kWh)": f"{t.telemetry_energy_kwh:,.2f}",
+            "gaps bridged by an estimate": f"{t.estimated_gaps:,.0f}",
+            "sessions with such a gap": f"{t.sessions_with_estimated_gap:,.0f}",
+            "sessions short from lost telemetry": f"{t.shortfalls_from_lost_telemetry:,.0f}",
+            "sessions with an energy mismatch": f"{t.energy_mismatches:,.0f}",
+        }
+    )
+)
 
 # %%
 energy = sql("""
@@ -1030,22 +1429,24 @@ for ax, measured_column, y_column in (
         shortfalls[y_column],
         s=30,
         color="tab:orange",
-        label="is_shortfall_from_lost_telemetry, with the estimate" if labelled else None,
+        label="lost-telemetry shortfall, with the estimate" if labelled else None,
     )
     ax.scatter(
         flagged["reported_energy_kwh"],
         flagged[y_column],
         s=30,
         color="tab:red",
-        label="has_energy_mismatch" if labelled else None,
+        label="energy mismatch" if labelled else None,
     )
     ax.set_xlim(0, limit)
     ax.set_xlabel("reported energy (kWh)")
-for row in flagged.itertuples():
+# Mismatches are labelled with their session id, the labels staggered so that neighbours do not
+# overlap; the table below lists them (the 15 furthest off, mismatches first).
+for index, row in enumerate(flagged.sort_values("reported_energy_kwh").itertuples()):
     ratio_ax.annotate(
         str(row.session_id),
         (row.reported_energy_kwh, row.energy_ratio),
-        xytext=(4, -3),
+        xytext=(6, -12 + 12 * (index % 3)),
         textcoords="offset points",
         fontsize=7,
         color="tab:red",
@@ -1083,7 +1484,7 @@ select
     reading_count,
     gap_count,
     estimated_gap_count,
-    largest_gap_s,
+    round(largest_gap_s / 60) as largest_gap_min,
     has_sparse_telemetry,
     round(missing_measurement_share, 3) as missing_measurement_share,
     is_overlapping
@@ -1091,7 +1492,30 @@ from fct_session_briefings
 where has_energy_mismatch or is_shortfall_from_lost_telemetry
 order by has_energy_mismatch desc, abs(energy_ratio - 1) desc, session_id
 """)
-display(outliers)
+display(
+    table(
+        outliers,
+        {
+            "session_id": "session",
+            "charger_id": "charger",
+            "verdict": "verdict",
+            "reported_energy_kwh": "reported (kWh)",
+            "measured_energy_kwh": "measured (kWh)",
+            "estimated_gap_energy_kwh": "estimated (kWh)",
+            "energy_ratio": "telemetry / reported",
+            "gap_count": "gaps",
+            "largest_gap_min": "largest gap (min)",
+        },
+        {
+            "reported_energy_kwh": "kwh",
+            "measured_energy_kwh": "kwh",
+            "estimated_gap_energy_kwh": "kwh",
+            "energy_ratio": "ratio",
+            "gap_count": "count",
+            "largest_gap_min": "count",
+        },
+    ).head(15)
+)
 
 # %% tags=["answer"]
 totals = energy_totals.iloc[0]
@@ -1107,9 +1531,285 @@ answer(
     f"(median ratio {energy['energy_ratio'].median():.3f}). {len(lost)} fall short by more than "
     f"the tolerance on measured energy alone but agree once the gaps are bridged, a shortfall "
     f"from lost telemetry: sessions {', '.join(str(s) for s in lost['session_id']) or 'none'}. "
-    f"{len(mismatched)} deviate by more than the {tolerance * 100:g} % tolerance even with the "
+    f"{len(mismatched)} {'deviates' if len(mismatched) == 1 else 'deviate'} by more than "
+    f"the {tolerance * 100:g} % tolerance even with the "
     f"estimate, a metering fault or a loss the estimate does not explain: sessions "
     f"{', '.join(str(s) for s in mismatched['session_id']) or 'none'}."
+)
+
+# %% [markdown]
+# ## 7. The fleet in local time
+#
+# **Question:** when do drivers plug in (weekday and hour at the charger's site), how much energy
+# does the fleet deliver and bill per month, how many sessions does each charger see, how often do
+# three-phase chargers charge on one phase only, and how fully is each charger used?
+#
+# Everything here is in each charger's own time zone (`dim_chargers.time_zone`): a plug-in at
+# 07:00 UTC is 08:00 in Madrid and 07:00 in Lisbon or the Canaries. The plug-in times are the
+# sessions' true-time starts (`corrected_started_at`) converted to that zone; days and months come
+# from the calendar marts, which split every session over the local days it touches.
+
+# %% tags=["plug-in-heat-map"]
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+plug_ins = sql("""
+with session_starts as (
+    select
+        timezone(
+            dim_chargers.time_zone, fct_session_briefings.corrected_started_at at time zone 'UTC'
+        ) as local_started_at
+    from fct_session_briefings
+    inner join dim_chargers on fct_session_briefings.charger_id = dim_chargers.charger_id
+)
+
+select
+    isodow(local_started_at) as iso_weekday,
+    hour(local_started_at) as local_hour,
+    count(*) as sessions
+from session_starts
+group by all
+""")
+plug_in_grid = (
+    plug_ins.pivot(index="iso_weekday", columns="local_hour", values="sessions")
+    .reindex(index=range(1, 8), columns=range(24))
+    .fillna(0)
+    .astype(int)
+)
+
+fig, plug_in_ax = plt.subplots(figsize=(12, 4))
+image = plug_in_ax.imshow(plug_in_grid, aspect="auto", cmap="Blues")
+plug_in_ax.set_xticks(range(24), [f"{hour:02d}" for hour in range(24)])
+plug_in_ax.set_yticks(range(7), WEEKDAYS)
+plug_in_ax.grid(False)
+plug_in_ax.set_title("When drivers plug in: sessions started by weekday and hour (local time)")
+plug_in_ax.set_xlabel("hour of the day at the charger's site")
+fig.colorbar(image, ax=plug_in_ax, label="sessions started")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Energy per local month, from `rpt_user_monthly_energy`: the energy the chargers delivered
+# (measured plus estimated) and the reported energy and cost billed to the month (a session's bill
+# split over the days it delivered energy), with the users who charged. Below, the energy delivered
+# per local day, by the chargers' power class (`fct_charger_days`, `dim_chargers`).
+
+# %% tags=["monthly-energy"]
+monthly_energy = sql("""
+select
+    local_month,
+    count(distinct user_id) as users,
+    count(distinct charger_id) as chargers,
+    sum(sessions_started) as sessions_started,
+    sum(delivered_energy_kwh) as delivered_energy_kwh,
+    sum(billed_energy_kwh) as billed_energy_kwh,
+    sum(billed_cost_eur) as billed_cost_eur
+from rpt_user_monthly_energy
+group by local_month
+order by local_month
+""")
+display(
+    table(
+        monthly_energy.assign(month=monthly_energy["local_month"].map(lambda m: f"{m:%B %Y}")),
+        {
+            "month": "month (local)",
+            "users": "users",
+            "chargers": "chargers",
+            "sessions_started": "sessions started",
+            "delivered_energy_kwh": "delivered (kWh)",
+            "billed_energy_kwh": "billed (kWh)",
+            "billed_cost_eur": "billed (EUR)",
+        },
+        {
+            "users": "count",
+            "chargers": "count",
+            "sessions_started": "count",
+            "delivered_energy_kwh": "kwh",
+            "billed_energy_kwh": "kwh",
+            "billed_cost_eur": "eur",
+        },
+    )
+)
+
+daily_energy = sql("""
+select
+    fct_charger_days.local_date,
+    coalesce(dim_chargers.power_class, 'unknown') as power_class,
+    sum(fct_charger_days.delivered_energy_kwh) as delivered_energy_kwh
+from fct_charger_days
+inner join dim_chargers on fct_charger_days.charger_id = dim_chargers.charger_id
+group by all
+""")
+daily_grid = daily_energy.pivot(
+    index="local_date", columns="power_class", values="delivered_energy_kwh"
+).fillna(0)
+
+
+def power_class_order(power_class: str) -> float:
+    """Sort key of a power class such as ``22 kW`` by its power; ``unknown`` last."""
+    head = power_class.split()[0]
+    return float(head) if head.replace(".", "", 1).isdigit() else float("inf")
+
+
+fig, daily_ax = plt.subplots(figsize=(12, 4))
+bottom = np.zeros(len(daily_grid))
+for power_class in sorted(daily_grid.columns, key=power_class_order):
+    daily_ax.bar(daily_grid.index, daily_grid[power_class], bottom=bottom, label=power_class)
+    bottom += daily_grid[power_class].to_numpy()
+daily_ax.set_xticks(daily_grid.index, [f"{day:%a %d %b}" for day in daily_grid.index])
+daily_ax.tick_params(axis="x", rotation=45)
+daily_ax.set_title("Energy delivered per local day, by charger power class")
+daily_ax.set_ylabel("energy delivered (kWh)")
+daily_ax.legend(title="power class")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Sessions and utilisation per charger: the sessions each charger saw (`dim_chargers`), and the
+# share of its days (from the day it was first seen to the day it was last seen, idle days
+# included) that a car was plugged in and that it was actually charging (`fct_charger_days`,
+# overlapping sessions counted once).
+
+# %% tags=["charger-use"]
+charger_use = sql("""
+with utilisation as (
+    select
+        charger_id,
+        count(*) as days,
+        sum(plugged_in_s) / sum(day_length_s) as plugged_in_share,
+        sum(charging_s) / sum(day_length_s) as charging_share
+    from fct_charger_days
+    group by charger_id
+)
+
+select
+    dim_chargers.charger_id,
+    dim_chargers.power_class,
+    dim_chargers.time_zone,
+    dim_chargers.session_count,
+    utilisation.days,
+    utilisation.plugged_in_share,
+    utilisation.charging_share
+from dim_chargers
+left join utilisation on dim_chargers.charger_id = utilisation.charger_id
+order by utilisation.plugged_in_share desc, dim_chargers.charger_id
+""")
+fig, (sessions_ax, use_ax) = plt.subplots(1, 2, figsize=(13, 7), sharey=True)
+positions = np.arange(len(charger_use))
+class_colors = {
+    power_class: color
+    for power_class, color in zip(
+        sorted(charger_use["power_class"].fillna("unknown").unique(), key=power_class_order),
+        ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:gray"),
+        strict=False,
+    )
+}
+for power_class, color in class_colors.items():
+    selected = charger_use["power_class"].fillna("unknown") == power_class
+    sessions_ax.barh(
+        positions[selected],
+        charger_use.loc[selected, "session_count"],
+        color=color,
+        label=power_class,
+    )
+sessions_ax.set_yticks(positions, charger_use["charger_id"].astype(str))
+sessions_ax.invert_yaxis()
+sessions_ax.set_title("Sessions per charger")
+sessions_ax.set_xlabel("sessions")
+sessions_ax.set_ylabel("charger (most used first)")
+sessions_ax.legend(title="power class", loc="lower right")
+use_ax.barh(
+    positions,
+    charger_use["plugged_in_share"] * 100,
+    color="tab:blue",
+    alpha=0.35,
+    label="plugged in",
+)
+use_ax.barh(positions, charger_use["charging_share"] * 100, color="tab:green", label="charging")
+use_ax.set_title("Utilisation: share of the time")
+use_ax.set_xlabel("share of the time (%)")
+use_ax.legend(loc="lower right")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Phases used per session, by the phases the charger has (`phases_seen`). A car that charges on one
+# phase of a three-phase charger draws a third of the power the charger could give.
+
+# %% tags=["phase-usage"]
+phase_usage = sql("""
+select
+    dim_chargers.phases_seen,
+    count(*) as sessions,
+    count(*) filter (where fct_session_briefings.phases_used = 1) as one_phase_sessions,
+    count(*) filter (where fct_session_briefings.phases_used = 2) as two_phase_sessions,
+    count(*) filter (where fct_session_briefings.phases_used = 3) as three_phase_sessions,
+    count(*) filter (where fct_session_briefings.phases_used is null) as sessions_without_telemetry
+from fct_session_briefings
+inner join dim_chargers on fct_session_briefings.charger_id = dim_chargers.charger_id
+group by dim_chargers.phases_seen
+order by dim_chargers.phases_seen
+""")
+display(
+    table(
+        phase_usage.assign(
+            charger=phase_usage["phases_seen"].map(
+                lambda phases: "no readings" if pd.isna(phases) else f"{phases:.0f}-phase chargers"
+            ),
+            one_phase_share=phase_usage["one_phase_sessions"] / phase_usage["sessions"],
+        ),
+        {
+            "charger": "charger",
+            "sessions": "sessions",
+            "one_phase_sessions": "on 1 phase",
+            "two_phase_sessions": "on 2 phases",
+            "three_phase_sessions": "on 3 phases",
+            "sessions_without_telemetry": "no telemetry",
+            "one_phase_share": "share on 1 phase",
+        },
+        {
+            "sessions": "count",
+            "one_phase_sessions": "count",
+            "two_phase_sessions": "count",
+            "three_phase_sessions": "count",
+            "sessions_without_telemetry": "count",
+            "one_phase_share": "share",
+        },
+    )
+)
+
+# %% tags=["answer"]
+busiest_slot = plug_ins.sort_values(
+    ["sessions", "iso_weekday", "local_hour"], ascending=[False, True, True]
+).iloc[0]
+by_weekday = plug_ins.groupby("iso_weekday")["sessions"].sum()
+busiest_weekday = by_weekday.sort_values(ascending=False, kind="stable").index[0]
+month_sentences = "; ".join(
+    f"in {row.local_month:%B %Y} the fleet delivered {row.delivered_energy_kwh:,.1f} kWh and "
+    f"billed {row.billed_energy_kwh:,.1f} kWh for {row.billed_cost_eur:,.2f} EUR to "
+    f"{row.users} users"
+    for row in monthly_energy.itertuples()
+)
+three_phase = phase_usage[phase_usage["phases_seen"] == 3]
+one_phase_on_three = int(three_phase["one_phase_sessions"].sum())
+sessions_on_three = int(three_phase["sessions"].sum())
+most_used = charger_use.iloc[0]
+fleet_days = sql("""
+select sum(plugged_in_s) / sum(day_length_s) as plugged_in_share,
+    sum(charging_s) / sum(day_length_s) as charging_share
+from fct_charger_days
+""").iloc[0]
+answer(
+    f"Drivers plug in most often on {WEEKDAYS[int(busiest_slot.iso_weekday) - 1]}s at "
+    f"{int(busiest_slot.local_hour):02d}:00 local time ({busiest_slot.sessions} sessions "
+    f"started in that hour), and {WEEKDAYS[int(busiest_weekday) - 1]} is the busiest weekday "
+    f"({by_weekday[busiest_weekday]} sessions). {month_sentences[0].upper()}{month_sentences[1:]}. "
+    f"Chargers saw {charger_use['session_count'].min()} to {charger_use['session_count'].max()} "
+    f"sessions each (median {num(charger_use['session_count'].median())}). Of the "
+    f"{sessions_on_three} sessions on three-phase chargers, {one_phase_on_three} "
+    f"({one_phase_on_three / sessions_on_three:.0%}) charged on one phase only, at a third of the "
+    f"power the charger could give. Over the days they were in service, the chargers had a car "
+    f"plugged in {fleet_days.plugged_in_share:.0%} of the time but were charging only "
+    f"{fleet_days.charging_share:.1%} of the time; the most used, charger "
+    f"{most_used.charger_id}, had a car plugged in {most_used.plugged_in_share:.0%} of the time."
 )
 
 # %%

@@ -25,6 +25,7 @@ import duckdb
 import jupytext
 import nbformat
 import pytest
+import yaml
 from conftest import PROJECT_DIR, DefaultWarehouse, query, query_dicts
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 from nbclient import NotebookClient
@@ -45,7 +46,9 @@ SECTION_HEADINGS = (
     "## 4. Big changes",
     "## 5. Average session time per charger",
     "## 6. Reported versus telemetry-integrated energy",
+    "## 7. The fleet in local time",
 )
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_NOTEBOOK_SECONDS = 60
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -638,6 +641,281 @@ def test_html_export_embeds_the_images(executed: ExecutedNotebook) -> None:
         assert heading.removeprefix("## ").split(":")[0] in html
 
 
+def test_html_export_is_a_report_without_code(executed: ExecutedNotebook) -> None:
+    html = executed.run.html_path.read_text(encoding="utf-8")
+    # The executed notebook keeps its code; the export shows none of it, nor its prompts.
+    code = [cell.source for cell in executed.notebook.cells if cell.cell_type == "code"]
+    assert any("def find_repository_root" in source for source in code)
+    elements = re.findall(r'class="([^"]*)"', html)
+    code_cells = [names for names in elements if "jp-CodeCell" in names.split()]
+    assert len(code_cells) == len(code)
+    assert all("jp-mod-noInput" in names.split() for names in code_cells)
+    # No editor, highlighted source or prompt (markdown cells keep an input area: their prose).
+    hidden = {"jp-CodeMirrorEditor", "highlight", "jp-InputPrompt", "jp-OutputPrompt"}
+    assert not [names for names in elements if hidden & set(names.split())]
+    for snippet in ("def find_repository_root", "import duckdb", "DEFAULT_SESSION_SQL = "):
+        assert snippet not in html
+    # The prose, the answers and the tables are there.
+    assert "Question:" in html
+    assert html.count("<strong>Answer.</strong>") == len(SECTION_HEADINGS)
+    assert "<table" in html
+
+
+def test_answers_write_whole_numbers_without_a_decimal_point(executed: ExecutedNotebook) -> None:
+    texts = answers(executed.notebook)
+    assert len(texts) == len(SECTION_HEADINGS)
+    for text in texts:
+        assert not re.search(r"\d+\.0\b", text), text
+
+
+def test_tables_show_counts_as_integers(executed: ExecutedNotebook) -> None:
+    tables = [
+        output["data"]["text/plain"]
+        for cell in executed.notebook.cells
+        if cell.cell_type == "code" and "answer" not in cell.metadata.get("tags", [])
+        for output in cell.outputs
+        if "text/html" in output.get("data", {})
+    ]
+    assert len(tables) >= 15
+    for text in tables:
+        assert not re.search(r"\b\d{4,}\.0\b", text), text
+        assert "session_id" not in text and "count " not in text
+
+
+def glitch_statement(text: str) -> dict[str, Any]:
+    """What the answer of section 4 says about the briefed session's temperature glitch."""
+    match = re.search(
+        r"Session (\d+) has (\d+) big changes .*?\. (\d+) of them are a temperature sensor "
+        r"glitch: on ([L\d and]+) the temperature flips between about (\d+) °C and (\d+) °C on "
+        r"alternate readings, .* the session has (\d+) big changes without it\. .*The same "
+        r"temperature glitch accounts for ([\d,]+) of the fleet's ([\d,]+) temperature big "
+        r"changes, in (\d+) sessions\.",
+        text,
+    )
+    assert match, text
+    return {
+        "session_id": int(match[1]),
+        "changes": int(match[2]),
+        "flips": int(match[3]),
+        "phases": match[4].split(" and "),
+        "levels": (int(match[5]), int(match[6])),
+        "without": int(match[7]),
+        "fleet_flips": number(match[8]),
+        "fleet_temperature_changes": number(match[9]),
+        "fleet_sessions": int(match[10]),
+    }
+
+
+# Temperature big changes that a big change at the neighbouring reading of the same series
+# reverses: written as a self-join, apart from the notebook's window query.
+FLIPS_SQL = """
+select distinct changes.session_id, changes.phase, changes.reading_seq,
+    changes.previous_value, changes.new_value
+from marts.rpt_big_changes as changes
+inner join marts.rpt_big_changes as neighbours
+    on changes.session_id = neighbours.session_id
+    and changes.measure = neighbours.measure
+    and changes.phase = neighbours.phase
+    and abs(changes.reading_seq - neighbours.reading_seq) = 1
+    and changes.direction != neighbours.direction
+where changes.measure = 'temperature_c'
+"""
+
+
+def test_the_showcase_sessions_temperature_glitch_is_counted_from_the_big_changes(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    stated = glitch_statement(answer_of_section(executed.notebook, 4))
+    flips = query(
+        warehouse_file,
+        f"select phase, reading_seq, previous_value, new_value from ({FLIPS_SQL})"
+        " where session_id = ? order by phase, reading_seq",
+        [stated["session_id"]],
+    )
+    assert stated["flips"] == len(flips) > 0
+    assert stated["phases"] == sorted({phase for phase, *_ in flips})
+    assert stated["without"] == stated["changes"] - len(flips)
+    # Two levels, each reading undoing the one before: the value returns to where it was.
+    low, high = stated["levels"]
+    assert all(
+        {round(previous), round(new)}
+        <= set(range(low - 2, low + 3)) | set(range(high - 2, high + 3))
+        for _, _, previous, new in flips
+    )
+    assert high - low > 5
+    fleet_flips, fleet_sessions = query(
+        warehouse_file, f"select count(*), count(distinct session_id) from ({FLIPS_SQL})"
+    )[0]
+    temperature_changes = query(
+        warehouse_file,
+        "select count(*) from marts.rpt_big_changes where measure = 'temperature_c'",
+    )[0][0]
+    assert (stated["fleet_flips"], stated["fleet_sessions"]) == (fleet_flips, fleet_sessions)
+    assert stated["fleet_temperature_changes"] == temperature_changes
+
+
+def fleet_statement(text: str) -> dict[str, Any]:
+    """The figures that the answer of section 7 states."""
+    match = re.search(
+        r"Drivers plug in most often on (\w+)s at (\d{2}):00 local time \((\d+) sessions started "
+        r"in that hour\), and (\w+) is the busiest weekday \((\d+) sessions\)\. (.*)\. "
+        r"Chargers saw (\d+) to (\d+) sessions each \(median ([\d.]+)\)\. Of the ([\d,]+) "
+        r"sessions on three-phase chargers, ([\d,]+) \((\d+)%\) charged on one phase only, .* had "
+        r"a car plugged in (\d+)% of the time but were charging only ([\d.]+)% of the time; the "
+        r"most used, charger (\d+), had a car plugged in (\d+)% of the time\.",
+        text,
+    )
+    assert match, text
+    months = re.findall(
+        r"[Ii]n (\w+ \d{4}) the fleet delivered ([\d,.]+) kWh and billed ([\d,.]+) kWh for "
+        r"([\d,.]+) EUR to (\d+) users",
+        match[6],
+    )
+    return {
+        "slot": (WEEKDAYS.index(match[1]) + 1, int(match[2]), int(match[3])),
+        "weekday": (WEEKDAYS.index(match[4]) + 1, int(match[5])),
+        "months": {month: [number(value) for value in values] for month, *values in months},
+        "sessions_per_charger": (int(match[7]), int(match[8]), float(match[9])),
+        "three_phase": (number(match[10]), number(match[11]), int(match[12])),
+        "plugged_in_pct": int(match[13]),
+        "charging_pct": float(match[14]),
+        "most_used": (int(match[15]), int(match[16])),
+    }
+
+
+# Sessions started by ISO weekday and hour at the charger's site.
+LOCAL_STARTS_SQL = """
+select
+    isodow(timezone(chargers.time_zone, briefings.corrected_started_at at time zone 'UTC')),
+    hour(timezone(chargers.time_zone, briefings.corrected_started_at at time zone 'UTC')),
+    count(*)
+from marts.fct_session_briefings as briefings
+inner join marts.dim_chargers as chargers on briefings.charger_id = chargers.charger_id
+group by all
+"""
+
+
+def test_fleet_answer_matches_the_calendar_marts(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    stated = fleet_statement(answer_of_section(executed.notebook, 7))
+    starts = query(warehouse_file, LOCAL_STARTS_SQL)
+    assert stated["slot"] == min(starts, key=lambda row: (-row[2], row[0], row[1]))
+    # The weekdays agree with the local start days of fct_session_days.
+    by_weekday = dict(
+        query(
+            warehouse_file,
+            "select isodow(local_date), count(*) from marts.fct_session_days"
+            " where is_start_day group by 1",
+        )
+    )
+    assert stated["weekday"] == min(by_weekday.items(), key=lambda item: (-item[1], item[0]))
+    assert by_weekday == {
+        weekday: sum(row[2] for row in starts if row[0] == weekday) for weekday in by_weekday
+    }
+    months = query(
+        warehouse_file,
+        """
+        select strftime(local_month, '%B %Y'), sum(delivered_energy_kwh), sum(billed_energy_kwh),
+            sum(billed_cost_eur)
+        from marts.fct_charger_days
+        group by local_month
+        having sum(sessions_started) > 0 or sum(delivered_energy_kwh) > 0
+        """,
+    )
+    assert set(stated["months"]) == {row[0] for row in months}
+    users = dict(
+        query(
+            warehouse_file,
+            "select strftime(local_month, '%B %Y'), count(distinct user_id)"
+            " from marts.fct_session_days group by local_month",
+        )
+    )
+    for month, delivered, billed, cost in months:
+        assert stated["months"][month][:3] == pytest.approx([delivered, billed, cost], abs=0.05)
+        assert stated["months"][month][3] == users[month]
+    per_charger = [
+        row[0]
+        for row in query(
+            warehouse_file,
+            "select count(*) from marts.fct_session_briefings group by charger_id order by 1",
+        )
+    ]
+    median = (per_charger[(len(per_charger) - 1) // 2] + per_charger[len(per_charger) // 2]) / 2
+    assert stated["sessions_per_charger"] == (per_charger[0], per_charger[-1], median)
+    on_three, one_phase = query(
+        warehouse_file,
+        """
+        select count(*), count(*) filter (where briefings.phases_used = 1)
+        from marts.fct_session_briefings as briefings
+        inner join marts.dim_chargers as chargers on briefings.charger_id = chargers.charger_id
+        where chargers.phases_seen = 3
+        """,
+    )[0]
+    assert stated["three_phase"] == (on_three, one_phase, round(100 * one_phase / on_three))
+    assert 0 < one_phase < on_three
+    plugged_in, charging = query(
+        warehouse_file,
+        "select sum(plugged_in_s) / sum(day_length_s), sum(charging_s) / sum(day_length_s)"
+        " from marts.fct_charger_days",
+    )[0]
+    assert stated["plugged_in_pct"] == round(100 * plugged_in)
+    assert stated["charging_pct"] == pytest.approx(100 * charging, abs=0.05)
+    most_used = query(
+        warehouse_file,
+        """
+        select charger_id, sum(plugged_in_s) / sum(day_length_s)
+        from marts.fct_charger_days
+        group by charger_id
+        order by 2 desc, charger_id
+        limit 1
+        """,
+    )[0]
+    assert stated["most_used"] == (most_used[0], round(100 * most_used[1]))
+
+
+def test_plug_in_heat_map_draws_local_start_hours(
+    clock_corrected_session: tuple[int, ProbedNotebook], warehouse_file: Path
+) -> None:
+    grid = clock_corrected_session[1].charts["plug_in_grid"]
+    assert len(grid) == 7 and all(len(row) == 24 for row in grid)
+    expected = [[0] * 24 for _ in range(7)]
+    for weekday, hour, sessions in query(warehouse_file, LOCAL_STARTS_SQL):
+        expected[weekday - 1][hour] = sessions
+    assert grid == expected
+    # Local time, not UTC: most chargers are an hour ahead of UTC, so the grids differ.
+    utc = [[0] * 24 for _ in range(7)]
+    for weekday, hour, sessions in query(
+        warehouse_file,
+        "select isodow(corrected_started_at), hour(corrected_started_at), count(*)"
+        " from marts.fct_session_briefings group by all",
+    ):
+        utc[weekday - 1][hour] = sessions
+    assert grid != utc
+
+
+def marts_read_by_the_notebook() -> set[str]:
+    """The marts the notebook source copies or reads from the warehouse."""
+    source = DEFAULT_SOURCE.read_text(encoding="utf-8")
+    copied = re.search(r"COPIED_MARTS = \(([^)]*)\)", source)
+    assert copied
+    return set(re.findall(r'"(\w+)"', copied[1])) | set(
+        re.findall(r"warehouse\.marts\.(\w+)", source)
+    )
+
+
+def test_exposure_lists_exactly_the_marts_the_notebook_reads() -> None:
+    exposures = yaml.safe_load(
+        (PROJECT_DIR / "models" / "marts" / "_exposures.yml").read_text(encoding="utf-8")
+    )["exposures"]
+    (notebook,) = [item for item in exposures if item["name"] == "charging_analysis_notebook"]
+    listed = {re.fullmatch(r"ref\('(\w+)'\)", ref)[1] for ref in notebook["depends_on"]}
+    assert len(listed) == len(notebook["depends_on"])
+    read = marts_read_by_the_notebook()
+    assert {"dim_chargers", "fct_charger_days", "rpt_user_monthly_energy"} <= read
+    assert listed == read
+
+
 def test_notebook_briefs_the_session_it_is_given(warehouse_file: Path, tmp_path: Path) -> None:
     session_id, charger_id = query(
         warehouse_file,
@@ -679,6 +957,7 @@ bridges = [
     line for line in energy_ax.get_lines() if line.get_label() == "gap bridged by the estimate"
 ]
 print(json.dumps({
+    "plug_in_grid": plug_in_ax.images[0].get_array().tolist(),
     "day_bars": {container.get_label(): bar_days(container) for container in day_ax.containers},
     "estimate_hatches": [band.get_hatch() for band in estimate_bands],
     "estimate_vertices": [band.get_paths()[0].vertices.tolist() for band in estimate_bands],
