@@ -30,6 +30,7 @@ MARTS = (
     "fct_session_days",
     "fct_charger_days",
     "rpt_user_monthly_energy",
+    "fct_sessions_in_progress",
 )
 
 
