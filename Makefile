@@ -21,10 +21,11 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 VARS ?=
 DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
-.PHONY: run test venv data lint bench-generator bench system-packages serve serve-stop bench-serve clean
+.PHONY: land run test venv data lint bench-generator bench system-packages serve serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
+	$(if $(CHARGER_LAKE_DIR),$(BIN)/python -m chargerlogs.land --data $(CHARGER_DATA_DIR) --lake $(CHARGER_LAKE_DIR) --quiet)
 	$(BIN)/dbt build $(DBT_VARS)
 	$(BIN)/python -m chargerlogs.publish --warehouse $(CHARGER_DUCKDB_PATH) --out $(PUBLISHED_DUCKDB_PATH)
 	$(BIN)/dbt docs generate --static $(DBT_VARS)
@@ -80,6 +81,11 @@ data:
 	@test -d "$(CHARGER_DATA_DIR)/charger_log_status" && test -d "$(CHARGER_DATA_DIR)/charger_log_session" \
 		|| { echo "make: $(CHARGER_DATA_DIR) has no charger_log_status/ and charger_log_session/ to read" >&2; exit 1; }
 endif
+
+# Land the data folder's new files into the lake (default build/lake): `make land`, then
+# `CHARGER_LAKE_DIR=$PWD/build/lake make run` builds from the bronze files.
+land: $(STAMP) data
+	$(BIN)/python -m chargerlogs.land --data $(CHARGER_DATA_DIR) --lake $(or $(CHARGER_LAKE_DIR),$(abspath $(BUILD_DIR))/lake)
 
 bench-generator: $(STAMP)
 	$(BIN)/python -m chargerlogs.bench_generator

@@ -3,6 +3,16 @@
 {% macro number_lines(source_relation) -%}
 with
 
+{% if env_var('CHARGER_LAKE_DIR', '') -%}
+-- Bronze files were landed one input file each, with every line's number within its file.
+numbered_lines as (
+    select
+        source_file,
+        line_number,
+        raw_line
+    from {{ source_relation }}
+),
+{%- else -%}
 source_lines as (
     select
         source_file,
@@ -24,18 +34,25 @@ file_starts as (
     group by source_file
 ),
 
-final as (
+numbered_lines as (
     select
         source_lines.source_file,
         source_lines.scan_position - file_starts.first_scan_position + 1 as line_number,
-        source_lines.raw_line,
-        coalesce(
-            regexp_matches(source_lines.raw_line, '^\s*\{') and json_valid(source_lines.raw_line), false
-        ) as is_json_object
+        source_lines.raw_line
     from source_lines
     inner join file_starts on source_lines.source_file = file_starts.source_file
+),
+{%- endif %}
+
+final as (
+    select
+        source_file,
+        line_number,
+        raw_line,
+        coalesce(regexp_matches(raw_line, '^\s*\{') and json_valid(raw_line), false) as is_json_object
+    from numbered_lines
     -- a blank line (nothing but white space) carries nothing and is not counted
-    where not regexp_full_match(source_lines.raw_line, '\s*')
+    where not regexp_full_match(raw_line, '\s*')
 )
 
 select * from final

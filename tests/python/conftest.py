@@ -63,9 +63,16 @@ def seed_reasons(log_stream: str, disposition: str) -> list[str]:
 
 
 def run_dbt(
-    args: Sequence[str], data_dir: Path, db_path: Path, tmp: Path
+    args: Sequence[str],
+    data_dir: Path,
+    db_path: Path,
+    tmp: Path,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run one dbt command on ``data_dir`` into ``db_path``; on error fail with dbt's output."""
+    """Run one dbt command on ``data_dir`` into ``db_path``; on error fail with dbt's output.
+
+    The JSON files are read unless ``env`` names a lake (``CHARGER_LAKE_DIR``).
+    """
     result = dbt_runner.run_dbt(
         args,
         data_dir=data_dir,
@@ -73,7 +80,7 @@ def run_dbt(
         target_path=tmp / "target",
         log_path=tmp / "logs",
         # a machine zone far from UTC: results must not depend on it
-        env={"TZ": "America/Sao_Paulo"},
+        env={"TZ": "America/Sao_Paulo", "CHARGER_LAKE_DIR": "", **(env or {})},
     )
     try:
         return dbt_runner.check(result)
