@@ -15,7 +15,7 @@ export CHARGER_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/charger_telemetry.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test venv data lint bench-generator bench clean
+.PHONY: run test venv data lint bench-generator bench bench-anomalies clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
@@ -73,6 +73,10 @@ bench-generator: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m chargerlogs.bench_models
+
+# Datasets and warehouses go to build/bench-anomalies (ignored by git); a second run reuses the datasets.
+bench-anomalies: $(STAMP)
+	$(BIN)/python -m chargerlogs.bench_anomalies --work $(abspath $(BUILD_DIR))/bench-anomalies
 
 clean:
 	rm -rf $(BUILD_DIR) target logs
