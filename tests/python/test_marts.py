@@ -25,6 +25,7 @@ MARTS = (
     "rpt_quarantined_lines",
     "rpt_ingestion_reconciliation",
     "rpt_unexpected_keys",
+    "fct_anomalies",
 )
 
 
