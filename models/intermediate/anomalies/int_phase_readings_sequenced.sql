@@ -43,6 +43,36 @@ readings_with_sessions as (
     left join session_readings on readings.reading_id = session_readings.reading_id
 ),
 
+-- What the charger's load of the last thermal memory window explains, once per reading (it is the
+-- same for every phase).
+thermal_loads as (
+    select
+        *,
+        -- the load the terminals still feel: every current of the thermal memory decayed by
+        -- exp(-age / thermal_time_constant_s), the largest of them (taken as one window max of logarithms)
+        exp(
+            max(ln(greatest(charger_current_a, 0.001)) + epoch(corrected_measured_at) / {{ time_constant_s }})
+                over thermal_window
+            - epoch(corrected_measured_at) / {{ time_constant_s }}
+        ) as thermal_load_a,
+        -- a steady load: charging all through the thermal memory, within steady_load_tolerance_share of its
+        -- peak, with at least half of the memory's readings present; then the temperature has settled
+        coalesce(
+            min(charger_current_a) over thermal_window >= {{ var('charging_current_min_a') }}
+            and min(charger_current_a) over thermal_window
+            >= (1 - {{ var('steady_load_tolerance_share') }}) * max(charger_current_a) over thermal_window
+            and count(charger_current_a) over thermal_window
+            >= {{ var('thermal_memory_s') / var('nominal_sample_interval_s') / 2 }},
+            false
+        ) as is_load_steady
+    from readings_with_sessions
+    window thermal_window as (
+        partition by charger_id
+        order by corrected_measured_at asc
+        range between interval ({{ var('thermal_memory_s') }}) second preceding and current row
+    )
+),
+
 -- One branch per phase; a phase with no measurement at all (a single-phase charger's L2 and L3) has
 -- no row. The other phases' lower current is known only when both of them are measured.
 phase_readings as (
@@ -62,8 +92,10 @@ phase_readings as (
                 when current_l{{ others[0] }}_a is not null and current_l{{ others[1] }}_a is not null
                     then least(current_l{{ others[0] }}_a, current_l{{ others[1] }}_a)
             end as other_phases_min_current_a,
-            values_hash
-        from readings_with_sessions
+            values_hash,
+            thermal_load_a,
+            is_load_steady
+        from thermal_loads
         where coalesce(current_l{{ phase }}_a, voltage_l{{ phase }}_v, temperature_l{{ phase }}_c) is not null
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
@@ -71,7 +103,7 @@ phase_readings as (
 
 -- A glitching sensor flips between two levels on alternate readings: the lowest temperature of a short
 -- window is what the phase sustained. Fewer readings than the minimum in the window (lost telemetry)
--- leave it unknown. The load of the last thermal memory window is what explains the temperature now.
+-- leave it unknown.
 windowed as (
     select
         *,
@@ -79,24 +111,7 @@ windowed as (
         case
             when count(temperature_c) over sustain_window >= {{ var('temperature_sustain_min_readings') }}
                 then min(temperature_c) over sustain_window
-        end as sustained_temperature_c,
-        -- the load the terminals still feel: every current of the thermal memory decayed by
-        -- exp(-age / thermal_time_constant_s), the largest of them (taken as one window max of logarithms)
-        exp(
-            max(ln(greatest(charger_current_a, 0.001)) + epoch(corrected_measured_at) / {{ time_constant_s }})
-                over thermal_window
-            - epoch(corrected_measured_at) / {{ time_constant_s }}
-        ) as thermal_load_a,
-        -- a steady load: charging all through the thermal memory, within steady_load_tolerance_share of its
-        -- peak, with at least half of the memory's readings present; then the temperature has settled
-        coalesce(
-            min(charger_current_a) over thermal_window >= {{ var('charging_current_min_a') }}
-            and min(charger_current_a) over thermal_window
-            >= (1 - {{ var('steady_load_tolerance_share') }}) * max(charger_current_a) over thermal_window
-            and count(charger_current_a) over thermal_window
-            >= {{ var('thermal_memory_s') / var('nominal_sample_interval_s') / 2 }},
-            false
-        ) as is_load_steady
+        end as sustained_temperature_c
     from phase_readings
     window
         by_charger_phase as (partition by charger_id, phase order by corrected_measured_at asc, reading_id asc),
@@ -104,11 +119,6 @@ windowed as (
             partition by charger_id, phase
             order by corrected_measured_at asc
             range between interval ({{ var('temperature_sustain_window_s') }}) second preceding and current row
-        ),
-        thermal_window as (
-            partition by charger_id, phase
-            order by corrected_measured_at asc
-            range between interval ({{ var('thermal_memory_s') }}) second preceding and current row
         )
 ),
 
