@@ -138,8 +138,8 @@ def prepare_dataset(dataset: Dataset, folder: Path, args: argparse.Namespace) ->
     _say(f"generated in {result.seconds:.1f} s")
 
 
-def build(data_dir: Path, db_path: Path, work: Path, threads: int) -> float:
-    """Build fct_anomalies and everything it reads into ``db_path``; returns the wall seconds."""
+def build(data_dir: Path, db_path: Path, work: Path, threads: int) -> None:
+    """Build fct_anomalies and everything it reads into ``db_path``."""
     _say(f"dbt {' '.join(BUILD_ARGS)} into {db_path}")
     name = db_path.stem
     result = dbt_runner.run_dbt(
@@ -151,7 +151,6 @@ def build(data_dir: Path, db_path: Path, work: Path, threads: int) -> float:
     )
     dbt_runner.check(result)
     _say(f"dbt took {result.seconds:.1f} s, peak {result.max_rss_mib:.0f} MiB")
-    return result.seconds
 
 
 def status_lines(data_dir: Path) -> int:
