@@ -21,7 +21,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 VARS ?=
 DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
-.PHONY: land run test venv data lint bench-generator bench system-packages serve serve-stop bench-serve clean
+.PHONY: land run test venv data lint bench-generator bench bench-anomalies system-packages serve serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
@@ -109,6 +109,9 @@ serve-stop: $(STAMP)
 bench-serve: $(STAMP) system-packages
 	test -f $(CHARGER_DUCKDB_PATH) || $(MAKE) run
 	$(BIN)/python -m chargerlogs.serving.bench --warehouse $(CHARGER_DUCKDB_PATH)
+# Datasets and warehouses go to build/bench-anomalies (ignored by git); a second run reuses the datasets.
+bench-anomalies: $(STAMP)
+	$(BIN)/python -m chargerlogs.bench_anomalies --work $(abspath $(BUILD_DIR))/bench-anomalies
 
 clean:
 	rm -rf $(BUILD_DIR) target logs

@@ -1,5 +1,5 @@
 {#- One row per kept reading, with its charger's clock offset and its measured time corrected to true time. -#}
-{#- A view: read once, by int_session_readings_attributed. -#}
+{#- A view: read by int_session_readings_attributed and int_phase_readings_sequenced. -#}
 {{ config(materialized='view') }}
 with
 
