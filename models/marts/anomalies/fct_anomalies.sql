@@ -112,7 +112,16 @@ unioned as (
 
 final as (
     select
-        md5(concat_ws('|', charger_id, kind, coalesce(phase, '-'), epoch_us(started_at))) as anomaly_id,
+        -- a session's energy mismatch is the session's: two sessions of a charger may start in the
+        -- same second (concat_ws skips the null session of the other kinds)
+        md5(concat_ws(
+            '|',
+            charger_id,
+            kind,
+            coalesce(phase, '-'),
+            epoch_us(started_at),
+            case when kind = 'energy_mismatch' then session_id end
+        )) as anomaly_id,
         charger_id,
         session_id,
         phase,
