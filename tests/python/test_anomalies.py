@@ -48,12 +48,14 @@ def test_false_alarms_stay_within_the_measured_bound(default_scores: dict) -> No
 def test_anomaly_ids_hash_charger_kind_phase_and_start(default_warehouse: DefaultWarehouse) -> None:
     rows = query(
         default_warehouse.db_path,
-        "select anomaly_id, charger_id, kind, coalesce(phase, '-'), epoch_us(started_at)"
-        " from fct_anomalies",
+        "select anomaly_id, charger_id, kind, coalesce(phase, '-'), epoch_us(started_at),"
+        " session_id from fct_anomalies",
     )
     assert rows
-    for anomaly_id, charger_id, kind, phase, started_us in rows:
+    for anomaly_id, charger_id, kind, phase, started_us, session_id in rows:
         text = f"{charger_id}|{kind}|{phase}|{started_us}"
+        if kind == "energy_mismatch":  # a session's mismatch is also named by its session
+            text += f"|{session_id}"
         assert anomaly_id == hashlib.md5(text.encode()).hexdigest()
 
 
