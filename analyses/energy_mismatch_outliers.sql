@@ -1,6 +1,7 @@
--- Sessions whose telemetry-integrated energy disagrees with the reported energy, with what may
--- explain it (gaps, sparse telemetry, missing measurements, clock errors). Compile with `dbt compile` and run the
--- SQL from target/compiled against the warehouse.
+-- Sessions whose telemetry energy (measured, plus the estimate across gaps) disagrees with the
+-- reported energy, with what may explain it (gaps, sparse telemetry, missing measurements, a
+-- corrected clock). Compile with `dbt compile` and run the SQL from target/compiled against the
+-- warehouse.
 with
 
 briefings as (
@@ -11,7 +12,7 @@ final as (
     select
         session_id,
         charger_id,
-        started_at,
+        corrected_started_at,
         reported_energy_wh,
         telemetry_energy_wh,
         energy_ratio,
@@ -20,7 +21,9 @@ final as (
         largest_gap_s,
         has_sparse_telemetry,
         missing_measurement_share,
-        clock_error_reading_count
+        is_clock_corrected,
+        estimated_gap_energy_wh,
+        is_shortfall_from_lost_telemetry
     from briefings
     where has_energy_mismatch
 )
