@@ -1,6 +1,37 @@
 {#- One row per detector episode: a run of consecutive readings of one charger phase that one detector
     flagged, with its evidence. fct_anomalies merges the episodes of one kind into anomalies. -#}
 {%- set limits = voltage_limits() -%}
+{#- One entry per detector and kind: (detector, kind, measure, checks, flag, observed, expected, limit,
+    critical), the last four as SQL over that checks relation. -#}
+{%- set voltage = ('voltage_v', 'voltage_checks') -%}
+{%- set temperature = ('temperature_c', 'temperature_checks') -%}
+{%- set overheating_critical = 'is_at_stop_limit or is_trip' -%}
+{%- set branches = [
+    ('voltage_10min_mean', 'voltage_sag', voltage, 'is_sag_sustained',
+        'interval_mean_voltage_v', 'expected_voltage_v', limits.sustained_low_v, 'false'),
+    ('voltage_10min_mean', 'voltage_swell', voltage, 'is_swell_sustained',
+        'interval_mean_voltage_v', 'expected_voltage_v', limits.sustained_high_v, 'false'),
+    ('voltage_deep_reading', 'voltage_sag', voltage, 'is_sag_deep',
+        'voltage_v', 'expected_voltage_v', limits.deep_low_v, 'true'),
+    ('voltage_deep_reading', 'voltage_swell', voltage, 'is_swell_deep',
+        'voltage_v', 'expected_voltage_v', limits.deep_high_v, 'true'),
+    ('voltage_baseline', 'voltage_sag', voltage, 'is_sag_against_baseline',
+        'voltage_v', 'expected_voltage_v', 'expected_voltage_v - baseline_deviation_limit_v', 'false'),
+    ('voltage_baseline', 'voltage_swell', voltage, 'is_swell_against_baseline',
+        'voltage_v', 'expected_voltage_v', 'expected_voltage_v + baseline_deviation_limit_v', 'false'),
+    ('temperature_limit', 'overheating', temperature, 'is_above_limit',
+        'sustained_temperature_c', 'expected_temperature_c', var('temperature_limit_c'), overheating_critical),
+    ('temperature_rise_rate', 'overheating', temperature, 'is_rising_fast',
+        'sustained_temperature_c', 'expected_temperature_c',
+        'sustained_temperature_c - temperature_rise_c + ' ~ var('temperature_rise_max_c'), overheating_critical),
+    ('temperature_baseline', 'overheating', temperature, 'is_above_baseline',
+        'sustained_temperature_c', 'expected_temperature_c', 'expected_temperature_c + excess_limit_c',
+        overheating_critical),
+    ('phase_current_lost', 'phase_loss', ('current_a', 'phase_loss_checks'), 'is_phase_lost',
+        'current_a', 'other_phases_min_current_a', var('phase_loss_current_max_a'), 'true'),
+    ('voltage_frozen', 'stuck_sensor', ('voltage_v', 'stuck_sensor_checks'), 'is_stuck',
+        'voltage_v', 'null', 'null', 'false'),
+] -%}
 with
 
 voltage_checks as (
@@ -27,206 +58,29 @@ phase_readings as (
     from {{ ref('int_phase_readings_sequenced') }}
 ),
 
--- One branch per detector and kind, each keeping only its flagged readings with the value it judged
--- (observed), what the phase's baseline expected, and the limit it applied, in the unit of the measure.
+-- One branch per detector and kind (the list above), each keeping only its flagged readings with the
+-- value it judged (observed), what the phase's baseline expected, and the limit it applied, in the
+-- unit of the measure. The rise rate's limit is the temperature the rise window's lowest value may
+-- reach; a lost phase is expected to carry the current of the phases still charging.
 flagged_readings as (
-    select
-        'voltage_10min_mean' as detector,
-        'voltage_sag' as kind,
-        'voltage_v' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        interval_mean_voltage_v as observed_value,
-        expected_voltage_v as expected_value,
-        {{ limits.sustained_low_v }} as limit_value,
-        false as is_critical
-    from voltage_checks
-    where is_sag_sustained
-
-    union all
-
-    select
-        'voltage_10min_mean' as detector,
-        'voltage_swell' as kind,
-        'voltage_v' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        interval_mean_voltage_v as observed_value,
-        expected_voltage_v as expected_value,
-        {{ limits.sustained_high_v }} as limit_value,
-        false as is_critical
-    from voltage_checks
-    where is_swell_sustained
-
-    union all
-
-    select
-        'voltage_deep_reading' as detector,
-        'voltage_sag' as kind,
-        'voltage_v' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        voltage_v as observed_value,
-        expected_voltage_v as expected_value,
-        {{ limits.deep_low_v }} as limit_value,
-        true as is_critical
-    from voltage_checks
-    where is_sag_deep
-
-    union all
-
-    select
-        'voltage_deep_reading' as detector,
-        'voltage_swell' as kind,
-        'voltage_v' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        voltage_v as observed_value,
-        expected_voltage_v as expected_value,
-        {{ limits.deep_high_v }} as limit_value,
-        true as is_critical
-    from voltage_checks
-    where is_swell_deep
-
-    union all
-
-    select
-        'voltage_baseline' as detector,
-        'voltage_sag' as kind,
-        'voltage_v' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        voltage_v as observed_value,
-        expected_voltage_v as expected_value,
-        expected_voltage_v - baseline_deviation_limit_v as limit_value,
-        false as is_critical
-    from voltage_checks
-    where is_sag_against_baseline
-
-    union all
-
-    select
-        'voltage_baseline' as detector,
-        'voltage_swell' as kind,
-        'voltage_v' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        voltage_v as observed_value,
-        expected_voltage_v as expected_value,
-        expected_voltage_v + baseline_deviation_limit_v as limit_value,
-        false as is_critical
-    from voltage_checks
-    where is_swell_against_baseline
-
-    union all
-
-    select
-        'temperature_limit' as detector,
-        'overheating' as kind,
-        'temperature_c' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        sustained_temperature_c as observed_value,
-        expected_temperature_c as expected_value,
-        {{ var('temperature_limit_c') }} as limit_value,
-        is_at_stop_limit or is_trip as is_critical
-    from temperature_checks
-    where is_above_limit
-
-    union all
-
-    select
-        'temperature_rise_rate' as detector,
-        'overheating' as kind,
-        'temperature_c' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        sustained_temperature_c as observed_value,
-        expected_temperature_c as expected_value,
-        -- the temperature the rise window's lowest value may reach
-        sustained_temperature_c - temperature_rise_c + {{ var('temperature_rise_max_c') }} as limit_value,
-        is_at_stop_limit or is_trip as is_critical
-    from temperature_checks
-    where is_rising_fast
-
-    union all
-
-    select
-        'temperature_baseline' as detector,
-        'overheating' as kind,
-        'temperature_c' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        sustained_temperature_c as observed_value,
-        expected_temperature_c as expected_value,
-        expected_temperature_c + excess_limit_c as limit_value,
-        is_at_stop_limit or is_trip as is_critical
-    from temperature_checks
-    where is_above_baseline
-
-    union all
-
-    select
-        'phase_current_lost' as detector,
-        'phase_loss' as kind,
-        'current_a' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        current_a as observed_value,
-        -- the current of the phases still charging: what the lost phase would carry
-        other_phases_min_current_a as expected_value,
-        {{ var('phase_loss_current_max_a') }} as limit_value,
-        true as is_critical
-    from phase_loss_checks
-    where is_phase_lost
-
-    union all
-
-    select
-        'voltage_frozen' as detector,
-        'stuck_sensor' as kind,
-        'voltage_v' as measure,
-        charger_id,
-        session_id,
-        phase,
-        reading_seq,
-        corrected_measured_at,
-        voltage_v as observed_value,
-        null as expected_value,
-        null as limit_value,
-        false as is_critical
-    from stuck_sensor_checks
-    where is_stuck
+    {%- for detector, kind, (measure, checks), flag, observed, expected, limit, critical in branches %}
+        select
+            '{{ detector }}' as detector,
+            '{{ kind }}' as kind,
+            '{{ measure }}' as measure,
+            charger_id,
+            session_id,
+            phase,
+            reading_seq,
+            corrected_measured_at,
+            {{ observed }} as observed_value,
+            {{ expected }} as expected_value,
+            {{ limit }} as limit_value,
+            {{ critical }} as is_critical
+        from {{ checks }}
+        where {{ flag }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 -- Consecutive flagged readings of one detector on one charger phase form an episode; an unflagged
