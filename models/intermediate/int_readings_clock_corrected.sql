@@ -1,6 +1,6 @@
 {#- One row per kept reading, with its charger's clock offset and its measured time corrected to true time. -#}
-{#- A view: read by int_session_readings_attributed and int_phase_readings_sequenced. -#}
-{{ config(materialized='view') }}
+{#- A table: four models read it (attribution, the anomaly readings, dim_chargers, the sessions in
+    progress), and a view would repeat its two ASOF joins for each. -#}
 with
 
 readings as (
