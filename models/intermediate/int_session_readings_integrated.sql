@@ -20,9 +20,7 @@ powered as (
         {%- for phase in [1, 2, 3] %}
             voltage_l{{ phase }}_v * current_l{{ phase }}_a as power_l{{ phase }}_w,
         {%- endfor %}
-        coalesce(voltage_l1_v * current_l1_a, 0)
-        + coalesce(voltage_l2_v * current_l2_a, 0)
-        + coalesce(voltage_l3_v * current_l3_a, 0) as power_w
+        {{ total_power_w() }} as power_w
     from session_readings
 ),
 
@@ -48,7 +46,7 @@ integrated as (
     select
         *,
         coalesce(interval_s > {{ var('max_integration_gap_s') }}, false) as is_gap_before,
-        (previous_power_w + power_w) / 2.0 * interval_s / 3600.0 as bridged_energy_wh,
+        {{ trapezoid_energy_wh('previous_power_w', 'power_w', 'interval_s') }} as bridged_energy_wh,
         coalesce(
             interval_s <= {{ var('max_integration_gap_s') }}
             and (previous_power_w + power_w) / 2.0 > {{ var('active_power_threshold_w') }},

@@ -12,9 +12,7 @@ readings as (
         current_l1_a,
         current_l2_a,
         current_l3_a,
-        coalesce(voltage_l1_v * current_l1_a, 0)
-        + coalesce(voltage_l2_v * current_l2_a, 0)
-        + coalesce(voltage_l3_v * current_l3_a, 0) as power_w
+        {{ total_power_w() }} as power_w
     from {{ ref('int_readings_clock_corrected') }}
 ),
 
@@ -90,7 +88,7 @@ live_figures as (
         count(*) as reading_count,
         {{ exact_sum(
             'case when interval_s <= ' ~ var('max_integration_gap_s')
-            ~ ' then (previous_power_w + power_w) / 2.0 * interval_s / 3600.0 else 0 end'
+            ~ ' then ' ~ trapezoid_energy_wh('previous_power_w', 'power_w', 'interval_s') ~ ' else 0 end'
         ) }} as energy_so_far_wh,
         arg_max(power_w, measured_epoch_s) as power_now_w,
         {%- for phase in [1, 2, 3] %}
