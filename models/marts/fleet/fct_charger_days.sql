@@ -21,8 +21,8 @@ calendar as (
         charger_id,
         time_zone,
         cast(unnest(generate_series(
-            cast(timezone(time_zone, first_seen_at at time zone 'UTC') as date),
-            cast(timezone(time_zone, last_seen_at at time zone 'UTC') as date),
+            {{ local_date('time_zone', "first_seen_at at time zone 'UTC'") }},
+            {{ local_date('time_zone', "last_seen_at at time zone 'UTC'") }},
             interval 1 day
         )) as date) as local_date
     from chargers
@@ -32,8 +32,8 @@ days_bounded as (
     select
         *,
         cast(
-            epoch(timezone(time_zone, cast(local_date + interval 1 day as timestamp)))
-            - epoch(timezone(time_zone, cast(local_date as timestamp)))
+            epoch({{ local_midnight('time_zone', 'local_date + interval 1 day') }})
+            - epoch({{ local_midnight('time_zone', 'local_date') }})
             as bigint
         ) as day_length_s
     from calendar

@@ -38,8 +38,8 @@ sessions_by_day as (
         sessions.*,
         chargers.time_zone,
         cast(unnest(generate_series(
-            cast(timezone(chargers.time_zone, sessions.started_utc) as date),
-            cast(timezone(chargers.time_zone, sessions.ended_utc) as date),
+            {{ local_date('chargers.time_zone', 'sessions.started_utc') }},
+            {{ local_date('chargers.time_zone', 'sessions.ended_utc') }},
             interval 1 day
         )) as date) as local_date
     from sessions
@@ -51,15 +51,15 @@ sessions_by_day as (
 days_bounded as (
     select
         *,
-        timezone(time_zone, cast(local_date as timestamp)) as day_start_utc,
-        timezone(time_zone, cast(local_date + interval 1 day as timestamp)) as day_end_utc
+        {{ local_midnight('time_zone', 'local_date') }} as day_start_utc,
+        {{ local_midnight('time_zone', 'local_date + interval 1 day') }} as day_end_utc
     from sessions_by_day
 ),
 
 delivered_per_day as (
     select
         profiles.session_id,
-        cast(timezone(chargers.time_zone, profiles.measured_utc) as date) as local_date,
+        {{ local_date('chargers.time_zone', 'profiles.measured_utc') }} as local_date,
         {{ exact_sum('profiles.interval_energy_wh') }} as delivered_energy_wh,
         sum(profiles.charging_s) as charging_s
     from profiles
