@@ -8,6 +8,7 @@ with
 numbered_lines as (
     select
         source_file,
+        bronze_file,
         line_number,
         raw_line
     from {{ source_relation }}
@@ -37,6 +38,8 @@ file_starts as (
 numbered_lines as (
     select
         source_lines.source_file,
+        -- read from the input file itself
+        source_lines.source_file as bronze_file,
         source_lines.scan_position - file_starts.first_scan_position + 1 as line_number,
         source_lines.raw_line
     from source_lines
@@ -47,6 +50,7 @@ numbered_lines as (
 final as (
     select
         source_file,
+        bronze_file,
         line_number,
         raw_line,
         coalesce(regexp_matches(raw_line, '^\s*\{') and json_valid(raw_line), false) as is_json_object

@@ -1,5 +1,6 @@
 {#- One row per charger and clock period: a stretch of upload batches in which the charger's clock kept
     one offset from true time, with that offset estimated from received minus measured times. -#}
+{{ charger_scoped_config() }}
 with
 
 readings as (
@@ -8,7 +9,9 @@ readings as (
         measured_epoch_s,
         received_epoch_s
     from {{ ref('int_readings_deduplicated') }}
-    where received_epoch_s is not null
+    where
+        {{ is_charger_changed() }}
+        and received_epoch_s is not null
 ),
 
 -- An upload batch is the readings of one charger received at the same instant. Its skew (received

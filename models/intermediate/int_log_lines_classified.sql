@@ -1,4 +1,12 @@
 {#- The line ledger: one row per non-blank raw line of both streams, and what became of it. -#}
+{#- Incremental: a build takes in the lines the classifications (re)wrote since its last build. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_file', 'line_number'],
+    on_schema_change='sync_all_columns',
+    post_hook=["{{ record_watermark() }}"],
+) }}
 with
 
 readings as (
@@ -12,6 +20,7 @@ readings as (
         raw_line,
         unexpected_keys
     from {{ ref('int_readings_classified') }}
+    where {{ refreshed_since_last_build('refreshed_at') }}
 ),
 
 sessions as (
@@ -25,6 +34,7 @@ sessions as (
         raw_line,
         unexpected_keys
     from {{ ref('int_sessions_classified') }}
+    where {{ refreshed_since_last_build('refreshed_at') }}
 ),
 
 reasons as (

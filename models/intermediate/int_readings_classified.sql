@@ -1,8 +1,21 @@
 {#- One row per non-blank raw status line, with its reason code: null when the reading is kept. -#}
+{#- Incremental: a build parses only the lines of files it has not seen, and ranks them for duplicates
+    against the history (every earlier line with one of their reading ids or one of their charger and
+    measured-time pairs), so the outcome equals a build of every file at once. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_file', 'line_number'],
+    on_schema_change='sync_all_columns',
+    post_hook=["{{ restore_raw_lines() }}"],
+) }}
 with
 
 readings as (
     select * from {{ ref('stg_charger_logs__readings') }}
+    {%- if is_incremental() %}
+        where {{ new_log_files_filter('charger_log_status') }}
+    {%- endif %}
 ),
 
 well_formed_readings as (
@@ -10,11 +23,53 @@ well_formed_readings as (
     where reason_code is null
 ),
 
+-- The rows of earlier builds that new lines can re-rank: the same reading id, or the same charger and
+-- measured time, and, one step further, the rows sharing either key with those (a conflicting
+-- duplicate under another charger or time). Found with narrow hash joins; none in a full build.
+history as (
+    {%- if is_incremental() %}
+        select *
+        from {{ this }}
+        where
+            reason_code is null
+            or reason_code in ('exact_duplicate', 'resent_duplicate', 'conflicting_duplicate')
+    {%- else %}
+        select
+            *,
+            cast(null as timestamp) as refreshed_at
+        from well_formed_readings
+        where false
+    {%- endif %}
+),
+
+{%- for step, keys_from in [(1, 'well_formed_readings'), (2, 'history_rerankable_1')] %}
+
+history_rerankable_{{ step }} as (
+    select history.*
+    from history
+    where
+        history.reading_id in (select {{ keys_from }}.reading_id from {{ keys_from }})
+        or exists (
+            select 1
+            from {{ keys_from }}
+            where
+                {{ keys_from }}.charger_id = history.charger_id
+                and {{ keys_from }}.measured_epoch_s = history.measured_epoch_s
+        )
+),
+{%- endfor %}
+
+candidates as (
+    select * exclude (reason_code) from well_formed_readings
+    union all by name
+    select * exclude (reason_code, raw_line, refreshed_at) from history_rerankable_2
+),
+
 -- Duplicates are rare: find the reading ids and the (charger, measured time) pairs seen more than
 -- once with two narrow hash aggregations, and rank only those rows, instead of sorting every line.
 repeated_reading_ids as (
     select reading_id
-    from well_formed_readings
+    from candidates
     group by reading_id
     having count(*) > 1
 ),
@@ -23,22 +78,22 @@ repeated_measurements as (
     select
         charger_id,
         measured_epoch_s
-    from well_formed_readings
+    from candidates
     group by charger_id, measured_epoch_s
     having count(*) > 1
 ),
 
 repeated_readings as (
-    select well_formed_readings.*
-    from well_formed_readings
+    select candidates.*
+    from candidates
     where
-        well_formed_readings.reading_id in (select repeated_reading_ids.reading_id from repeated_reading_ids)
+        candidates.reading_id in (select repeated_reading_ids.reading_id from repeated_reading_ids)
         or exists (
             select 1
             from repeated_measurements
             where
-                repeated_measurements.charger_id = well_formed_readings.charger_id
-                and repeated_measurements.measured_epoch_s = well_formed_readings.measured_epoch_s
+                repeated_measurements.charger_id = candidates.charger_id
+                and repeated_measurements.measured_epoch_s = candidates.measured_epoch_s
         )
 ),
 
@@ -72,7 +127,7 @@ ranked_by_measurement as (
 
 repeated_classified as (
     select
-        * exclude (reason_code, reading_id_rank, first_hash_of_reading_id, measurement_rank, first_hash_of_measurement),
+        * exclude (reading_id_rank, first_hash_of_reading_id, measurement_rank, first_hash_of_measurement),
         case
             when reading_id_rank > 1 and values_hash = first_hash_of_reading_id then 'exact_duplicate'
             when reading_id_rank > 1 then 'conflicting_duplicate'
@@ -83,13 +138,16 @@ repeated_classified as (
 ),
 
 unique_readings as (
-    select * from well_formed_readings
+    select
+        *,
+        null as reason_code
+    from candidates
     where not exists (
         select 1
         from repeated_readings
         where
-            repeated_readings.source_file = well_formed_readings.source_file
-            and repeated_readings.line_number = well_formed_readings.line_number
+            repeated_readings.source_file = candidates.source_file
+            and repeated_readings.line_number = candidates.line_number
     )
 ),
 
@@ -106,11 +164,16 @@ all_classified as (
     select * from rejected_readings
 ),
 
--- The raw text is kept for rejected lines only: the input files are the archive of the others.
+-- The raw text is kept for the quarantined lines only (a copy is named by its file and line): the
+-- input files are the archive of the others. A kept line that a later arrival turns into a conflict
+-- gets its text back from its file after the build (post-hook restore_raw_lines).
 final as (
     select
-        * exclude (raw_line, values_hash),
-        case when reason_code is not null then raw_line end as raw_line
+        * exclude (raw_line),
+        case
+            when reason_code not in ('exact_duplicate', 'resent_duplicate') then raw_line
+        end as raw_line,
+        {{ build_refreshed_at() }} as refreshed_at
     from all_classified
 )
 

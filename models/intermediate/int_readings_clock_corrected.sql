@@ -1,10 +1,12 @@
 {#- One row per kept reading, with its charger's clock offset and its measured time corrected to true time. -#}
 {#- A table: four models read it (attribution, the anomaly readings, dim_chargers, the sessions in
     progress), and a view would repeat its two ASOF joins for each. -#}
+{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
 with
 
 readings as (
     select * from {{ ref('int_readings_deduplicated') }}
+    where {{ is_charger_changed() }}
 ),
 
 clock_periods as (
@@ -14,6 +16,7 @@ clock_periods as (
         level_skew_s,
         clock_offset_s
     from {{ ref('int_charger_clock_periods') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- A reading's skew (received minus measured) is its upload delay, never negative, plus its clock's

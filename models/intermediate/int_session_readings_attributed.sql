@@ -1,8 +1,8 @@
 {#- One row per kept reading measured inside a charging session, with its session. -#}
-{#- A view: read by int_session_readings_integrated. Readings outside every session (an idle charger)
-    are not attributed. Readings and session events share the charger's clock, right or wrong, so
-    they are matched in that clock. -#}
-{{ config(materialized='view') }}
+{#- A table rebuilt charger by charger, read by int_session_readings_integrated. Readings outside
+    every session (an idle charger) are not attributed. Readings and session events share the
+    charger's clock, right or wrong, so they are matched in that clock. -#}
+{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
 with
 
 readings as (
@@ -25,6 +25,7 @@ readings as (
         has_missing_measurement,
         is_implausible
     from {{ ref('int_readings_clock_corrected') }}
+    where {{ is_charger_changed() }}
 ),
 
 sessions as (
@@ -35,6 +36,7 @@ sessions as (
         ended_epoch_s,
         is_overlapping
     from {{ ref('int_sessions_deduplicated') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- Two sessions starting in the same second on one charger: the higher id takes the readings.

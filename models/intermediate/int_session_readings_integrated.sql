@@ -6,10 +6,12 @@
     {%- endfor -%}
 {%- endfor -%}
 {%- do series.append('power_w') -%}
+{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
 with
 
 session_readings as (
     select * from {{ ref('int_session_readings_attributed') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- Power per phase is V x I with a power factor of 1 (chargers correct their power factor to ~0.99);

@@ -1,8 +1,45 @@
 {#- One row per non-blank raw session line, with its reason code: null when the session is kept. -#}
+{#- Incremental as int_readings_classified: new files are parsed once and ranked with the earlier
+    lines of their session ids. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_file', 'line_number'],
+    on_schema_change='sync_all_columns',
+    post_hook=["{{ restore_raw_lines() }}"],
+) }}
 with
 
 sessions as (
     select * from {{ ref('stg_charger_logs__sessions') }}
+    {%- if is_incremental() %}
+        where {{ new_log_files_filter('charger_log_session') }}
+    {%- endif %}
+),
+
+well_formed_sessions as (
+    select * from sessions
+    where reason_code is null
+),
+
+-- Earlier lines with the session id of a new line: the new line may come first by file and line.
+history_rerankable as (
+    {%- if is_incremental() %}
+        select * exclude (reason_code, raw_line, refreshed_at)
+        from {{ this }}
+        where
+            (reason_code is null or reason_code in ('exact_duplicate', 'conflicting_duplicate'))
+            and session_id in (select well_formed_sessions.session_id from well_formed_sessions)
+    {%- else %}
+        select * exclude (reason_code, raw_line) from well_formed_sessions
+        where false
+    {%- endif %}
+),
+
+candidates as (
+    select * exclude (reason_code) from well_formed_sessions
+    union all by name
+    select * from history_rerankable
 ),
 
 -- The first occurrence of a session id wins (file, then line); a later line with the same id is a
@@ -12,8 +49,7 @@ ranked_by_session_id as (
         *,
         row_number() over by_session_id as session_id_rank,
         first_value(values_hash) over by_session_id as first_hash_of_session_id
-    from sessions
-    where reason_code is null
+    from candidates
     window by_session_id as (
         partition by session_id
         order by source_file asc, line_number asc
@@ -22,7 +58,7 @@ ranked_by_session_id as (
 
 well_formed_classified as (
     select
-        * exclude (reason_code, session_id_rank, first_hash_of_session_id),
+        * exclude (session_id_rank, first_hash_of_session_id),
         case
             when session_id_rank = 1 then null
             when values_hash = first_hash_of_session_id then 'exact_duplicate'
@@ -38,11 +74,12 @@ all_classified as (
     where reason_code is not null
 ),
 
--- The raw text is kept for rejected lines only: the input files are the archive of the others.
+-- The raw text is kept for the quarantined lines only, as in int_readings_classified.
 final as (
     select
-        * exclude (raw_line, values_hash),
-        case when reason_code is not null then raw_line end as raw_line
+        * exclude (raw_line),
+        case when reason_code <> 'exact_duplicate' then raw_line end as raw_line,
+        {{ build_refreshed_at() }} as refreshed_at
     from all_classified
 )
 

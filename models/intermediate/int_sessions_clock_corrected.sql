@@ -1,8 +1,10 @@
 {#- One row per kept charging session, with its charger's clock offset and its times corrected to true time. -#}
+{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
 with
 
 sessions as (
     select * from {{ ref('int_sessions_deduplicated') }}
+    where {{ is_charger_changed() }}
 ),
 
 session_reading_offsets as (
@@ -10,6 +12,7 @@ session_reading_offsets as (
         session_id,
         mode(clock_offset_s) as clock_offset_s
     from {{ ref('int_session_readings_integrated') }}
+    where {{ is_charger_changed() }}
     group by session_id
 ),
 
@@ -19,6 +22,7 @@ clock_periods as (
         first_measured_epoch_s,
         clock_offset_s
     from {{ ref('int_charger_clock_periods') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- A session event carries only the charger's clock, the clock its readings were measured by: it

@@ -1,8 +1,10 @@
 {#- One row per charging session id that passed staging: the first clean occurrence of each id. -#}
+{{ charger_scoped_config() }}
 with
 
 classified_sessions as (
     select * from {{ ref('int_sessions_classified') }}
+    where {{ is_charger_changed() }}
 ),
 
 kept_sessions as (

@@ -32,22 +32,27 @@
     ('voltage_frozen', 'stuck_sensor', ('voltage_v', 'stuck_sensor_checks'), 'is_stuck',
         'voltage_v', 'null', 'null', 'false'),
 ] -%}
+{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
 with
 
 voltage_checks as (
     select * from {{ ref('int_readings_voltage_checked') }}
+    where {{ is_charger_changed() }}
 ),
 
 temperature_checks as (
     select * from {{ ref('int_readings_temperature_checked') }}
+    where {{ is_charger_changed() }}
 ),
 
 phase_loss_checks as (
     select * from {{ ref('int_readings_phase_loss_checked') }}
+    where {{ is_charger_changed() }}
 ),
 
 stuck_sensor_checks as (
     select * from {{ ref('int_readings_stuck_sensor_checked') }}
+    where {{ is_charger_changed() }}
 ),
 
 phase_readings as (
@@ -56,6 +61,7 @@ phase_readings as (
         phase,
         corrected_measured_at
     from {{ ref('int_phase_readings_sequenced') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- One branch per detector and kind (the list above), each keeping only its flagged readings with the

@@ -1,5 +1,6 @@
 {#- One row per charger and phase: the phase's normal behaviour learned from its own history with robust
     statistics (medians and median absolute deviations), which the baseline detectors compare against. -#}
+{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
 with
 
 phase_readings as (
@@ -14,6 +15,7 @@ phase_readings as (
         thermal_load_a,
         is_load_steady
     from {{ ref('int_phase_readings_sequenced') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- An interrupted phase (voltage near 0) says nothing about the supply's normal level.

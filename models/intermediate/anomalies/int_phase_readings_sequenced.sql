@@ -3,6 +3,7 @@
     and the phase's cold reference temperature. -#}
 {%- set phases = [1, 2, 3] -%}
 {%- set time_constant_s = var('thermal_time_constant_s') -%}
+{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
 with
 
 readings as (
@@ -16,6 +17,7 @@ readings as (
         {%- endfor %}
         corrected_measured_at
     from {{ ref('int_readings_clock_corrected') }}
+    where {{ is_charger_changed() }}
 ),
 
 session_readings as (
@@ -23,6 +25,7 @@ session_readings as (
         reading_id,
         session_id
     from {{ ref('int_session_readings_integrated') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- The charger's load is its most loaded phase; the fingerprint of all nine values tells whether

@@ -1,9 +1,11 @@
 {#- One row per anomaly: the detector episodes of one kind on one charger phase merged, and the sessions
     whose reported energy disagrees with their telemetry. -#}
+{{ charger_scoped_config(on_schema_change='append_new_columns') }}
 with
 
 episodes as (
     select * from {{ ref('int_anomaly_episodes_detected') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- The energy rule lives in the briefing (reported against measured plus estimated energy); it is read,
@@ -18,7 +20,9 @@ energy_mismatches as (
         telemetry_energy_wh,
         energy_mismatch_tolerance
     from {{ ref('fct_session_briefings') }}
-    where has_energy_mismatch
+    where
+        {{ is_charger_changed() }}
+        and has_energy_mismatch
 ),
 
 -- Episodes of one kind on one charger phase that overlap or lie within anomaly_merge_gap_s of each

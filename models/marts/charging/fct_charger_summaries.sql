@@ -1,8 +1,10 @@
 {#- One row per charger with at least one charging session: session counts, session times and energy. -#}
+{{ charger_scoped_config(on_schema_change='append_new_columns') }}
 with
 
 briefings as (
     select * from {{ ref('fct_session_briefings') }}
+    where {{ is_charger_changed() }}
 ),
 
 final as (

@@ -1,8 +1,10 @@
 {#- One row per reading of a charging session: the session's charging profile. -#}
+{{ charger_scoped_config(on_schema_change='append_new_columns') }}
 with
 
 session_readings as (
     select * from {{ ref('int_session_readings_integrated') }}
+    where {{ is_charger_changed() }}
 ),
 
 final as (

@@ -8,14 +8,17 @@
         {%- endfor -%}
     {%- endfor -%}
 {%- endfor -%}
+{{ charger_scoped_config(on_schema_change='append_new_columns') }}
 with
 
 sessions as (
     select * from {{ ref('int_sessions_clock_corrected') }}
+    where {{ is_charger_changed() }}
 ),
 
 session_readings as (
     select * from {{ ref('int_session_readings_integrated') }}
+    where {{ is_charger_changed() }}
 ),
 
 reading_stats as (

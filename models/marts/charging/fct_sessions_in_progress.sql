@@ -1,5 +1,6 @@
 {#- One row per charger charging now by its telemetry, in a session whose event has not arrived yet:
     a provisional session with its live figures, replaced by the briefing once the car is unplugged. -#}
+{{ charger_scoped_config(on_schema_change='append_new_columns') }}
 with
 
 readings as (
@@ -14,6 +15,7 @@ readings as (
         current_l3_a,
         {{ total_power_w() }} as power_w
     from {{ ref('int_readings_clock_corrected') }}
+    where {{ is_charger_changed() }}
 ),
 
 sessions as (
@@ -23,6 +25,7 @@ sessions as (
         user_id,
         unit_price_eur_per_kwh
     from {{ ref('int_sessions_clock_corrected') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- What the charger's sessions say: when its last one ended (by the charger's clock, which its

@@ -1,5 +1,6 @@
 {#- One row per charger seen in the readings or the sessions: its site's time zone, phases, rated power
     class, when it was first and last seen (true time), its activity and its clock periods. -#}
+{{ charger_scoped_config(on_schema_change='append_new_columns') }}
 with
 
 readings as (
@@ -8,6 +9,7 @@ readings as (
         phase_count,
         corrected_measured_at
     from {{ ref('int_readings_clock_corrected') }}
+    where {{ is_charger_changed() }}
 ),
 
 briefings as (
@@ -18,6 +20,7 @@ briefings as (
         corrected_ended_at,
         greatest(max_current_l1_a, max_current_l2_a, max_current_l3_a) as peak_phase_current_a
     from {{ ref('fct_session_briefings') }}
+    where {{ is_charger_changed() }}
 ),
 
 clock_periods as (
@@ -25,6 +28,7 @@ clock_periods as (
         charger_id,
         clock_offset_s
     from {{ ref('int_charger_clock_periods') }}
+    where {{ is_charger_changed() }}
 ),
 
 time_zones as (

@@ -1,5 +1,6 @@
 {#- One row per charger and local day (in its time zone) from the day it was first seen to the day it was
     last seen: how much of the day it was plugged in and charging, sessions started, energy and cost. -#}
+{{ charger_scoped_config(on_schema_change='append_new_columns') }}
 with
 
 chargers as (
@@ -9,10 +10,12 @@ chargers as (
         first_seen_at,
         last_seen_at
     from {{ ref('dim_chargers') }}
+    where {{ is_charger_changed() }}
 ),
 
 session_days as (
     select * from {{ ref('fct_session_days') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- Every local day of the charger's life, so that a day without a session counts as idle.

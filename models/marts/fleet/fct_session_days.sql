@@ -1,6 +1,7 @@
 {#- One row per charging session and local day (in its charger's time zone) that the session touches:
     plugged-in and charging time that day, the energy it delivered that day, and the day's share of
     the session's reported energy and cost. -#}
+{{ charger_scoped_config(on_schema_change='append_new_columns') }}
 with
 
 sessions as (
@@ -14,6 +15,7 @@ sessions as (
         reported_energy_wh,
         total_cost_eur
     from {{ ref('fct_session_briefings') }}
+    where {{ is_charger_changed() }}
 ),
 
 profiles as (
@@ -23,6 +25,7 @@ profiles as (
         interval_energy_wh + interval_estimated_energy_wh as interval_energy_wh,
         case when is_active_interval then interval_s else 0 end as charging_s
     from {{ ref('fct_charging_profiles') }}
+    where {{ is_charger_changed() }}
 ),
 
 chargers as (
@@ -30,6 +33,7 @@ chargers as (
         charger_id,
         time_zone
     from {{ ref('dim_chargers') }}
+    where {{ is_charger_changed() }}
 ),
 
 -- Every local day from the one the session started to the one it ended, in its charger's zone.

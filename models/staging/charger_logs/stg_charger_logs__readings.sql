@@ -20,6 +20,7 @@ with
 status_lines as (
     select
         source_file,
+        bronze_file,
         line_number,
         raw_line,
         is_json_object
@@ -93,6 +94,7 @@ value_texts as (
 typed as (
     select
         source_file,
+        bronze_file,
         line_number,
         raw_line,
         is_json_object,
@@ -188,6 +190,7 @@ flagged as (
 final as (
     select
         source_file,
+        bronze_file,
         line_number,
         raw_line,
         case

@@ -5,6 +5,7 @@ with
 session_lines as (
     select
         source_file,
+        bronze_file,
         line_number,
         raw_line,
         is_json_object
@@ -35,6 +36,7 @@ value_texts as (
 typed as (
     select
         source_file,
+        bronze_file,
         line_number,
         raw_line,
         is_json_object,
@@ -79,6 +81,7 @@ typed as (
 final as (
     select
         source_file,
+        bronze_file,
         line_number,
         raw_line,
         case
