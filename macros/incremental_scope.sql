@@ -7,12 +7,12 @@
 
 {# The table that holds, per incremental model, the build time up to which it has taken in changes. #}
 {% macro watermarks_relation() -%}
-    {{ target.database }}.intermediate.incremental_watermarks
+    {{ api.Relation.create(database=target.database, schema='intermediate', identifier='incremental_watermarks') }}
 {%- endmacro %}
 
 {# Run-start hook: the watermark table exists before any model reads it. #}
 {% macro create_watermarks_table() -%}
-    create schema if not exists {{ target.database }}.intermediate;
+    create schema if not exists {{ adapter.quote(target.database) }}.intermediate;
     create table if not exists {{ watermarks_relation() }} (model_name varchar, refreshed_at timestamp)
 {%- endmacro %}
 
