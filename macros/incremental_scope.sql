@@ -57,9 +57,20 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The configuration shared by the models rebuilt charger by charger: each incremental build deletes
-   the rows of the changed chargers and inserts them again (rows that vanished, such as a reading
-   that a late arrival made a duplicate, go with them). #}
+{# Pre-hook of the models rebuilt charger by charger (or session by session): before the new rows
+   are appended, delete every row of the changed chargers (sessions), including those that now have
+   no row at all (a session that ended is no longer in progress). Both the hook and the model's
+   select read the scope from the classified lines and the watermark, never from the model itself,
+   so they agree; the hook runs in the model's transaction. #}
+{% macro delete_rebuilt_rows(predicate) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ predicate }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{# The configuration shared by the models rebuilt charger by charger. #}
 {% macro charger_scoped_config(on_schema_change='sync_all_columns') -%}
     {#- the changed chargers are read from the classified lines: declare them as parents (a unit
         test gives its model's inputs only, and builds it in full) -#}
@@ -69,9 +80,9 @@
     {%- endif -%}
     {{ config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='charger_id',
+        incremental_strategy='append',
         on_schema_change=on_schema_change,
+        pre_hook=["{{ delete_rebuilt_rows(is_charger_changed()) }}"],
         post_hook=["{{ record_watermark() }}"],
     ) }}
 {%- endmacro %}
@@ -134,4 +145,109 @@
             and target.raw_line is null;
     {% endfor -%}
     select 1
+{%- endmacro %}
+
+{# Per changed charger, the time (charger clock, UNIX s) from which its rows are rebuilt: the earliest
+   reading or session start that changed since this model last took in changes; 0 (everything) for
+   a charger whose clock was corrected, now or before (`stored_offsets`: the model's own rows), as a
+   new upload can move its clock periods. Readings before that time keep their values: a reading's
+   session, power and energy depend only on it, its session and the readings before it. #}
+{% macro charger_change_windows(stored_offsets) -%}
+    select
+        changes.charger_id,
+        case
+            when
+                changes.charger_id in (
+                    select periods.charger_id
+                    from {{ ref('int_charger_clock_periods') }} as periods
+                    where periods.clock_offset_s <> 0
+                )
+                or changes.charger_id in (
+                    select stored.charger_id
+                    from {{ stored_offsets }} as stored
+                    where stored.clock_offset_s <> 0
+                )
+                then 0
+            else min(changes.changed_epoch_s)
+        end as rebuilt_from_epoch_s
+    from (
+        select
+            readings.charger_id,
+            readings.measured_epoch_s as changed_epoch_s
+        from {{ ref('int_readings_classified') }} as readings
+        where {{ refreshed_since_last_build('readings.refreshed_at') }}
+        union all
+        select
+            sessions.charger_id,
+            sessions.started_epoch_s as changed_epoch_s
+        from {{ ref('int_sessions_classified') }} as sessions
+        where {{ refreshed_since_last_build('sessions.refreshed_at') }}
+    ) as changes
+    where changes.charger_id is not null and changes.changed_epoch_s is not null
+    group by changes.charger_id
+{%- endmacro %}
+
+{# Custom incremental strategy `charger_window`: delete the rows of each charger in the new rows from
+   its `rebuilt_from_epoch_s` on (by `window_column`, default `measured_epoch_s`), then insert the new
+   rows. Rows that vanished inside the window (a reading that became a duplicate) go with them. #}
+{% macro get_incremental_charger_window_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set window_column = config.get('window_column', 'measured_epoch_s') -%}
+    delete from {{ target }} as existing
+    using (
+        select
+            charger_id,
+            min(rebuilt_from_epoch_s) as rebuilt_from_epoch_s
+        from {{ source }}
+        group by charger_id
+    ) as rebuilt
+    where
+        existing.charger_id = rebuilt.charger_id
+        and existing.{{ window_column }} >= rebuilt.rebuilt_from_epoch_s;
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }}
+{%- endmacro %}
+
+{# The configuration of the per-reading models rebuilt by charger from the time a change reaches. #}
+{% macro charger_window_config() -%}
+    {%- if model.resource_type != 'unit_test' -%}
+        {%- set classified_readings = ref('int_readings_classified') -%}
+        {%- set classified_sessions = ref('int_sessions_classified') -%}
+        {%- set clock_periods = ref('int_charger_clock_periods') -%}
+    {%- endif -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='charger_window',
+        on_schema_change='sync_all_columns',
+        post_hook=["{{ record_watermark() }}"],
+    ) }}
+{%- endmacro %}
+
+{# The sessions rebuilt since this model last took in changes (their clock-corrected row was rewritten). #}
+{% macro is_session_refreshed(column='session_id') -%}
+    {%- if is_incremental() -%}
+        {{ column }} in (
+            select refreshed.session_id
+            from {{ ref('int_sessions_clock_corrected') }} as refreshed
+            where {{ refreshed_since_last_build('refreshed.refreshed_at') }}
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{# The configuration of the models rebuilt session by session. #}
+{% macro session_scoped_config(on_schema_change='append_new_columns') -%}
+    {%- if model.resource_type != 'unit_test' -%}
+        {%- set refreshed_sessions = ref('int_sessions_clock_corrected') -%}
+    {%- endif -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change=on_schema_change,
+        pre_hook=["{{ delete_rebuilt_rows(is_session_refreshed()) }}"],
+        post_hook=["{{ record_watermark() }}"],
+    ) }}
 {%- endmacro %}

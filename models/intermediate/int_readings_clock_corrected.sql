@@ -1,12 +1,31 @@
 {#- One row per kept reading, with its charger's clock offset and its measured time corrected to true time. -#}
 {#- A table: four models read it (attribution, the anomaly readings, dim_chargers, the sessions in
-    progress), and a view would repeat its two ASOF joins for each. -#}
-{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
+    progress), and a view would repeat its two ASOF joins for each. Incremental: each changed charger
+    is rebuilt from its earliest changed reading on (all of it when its clock is corrected). -#}
+{{ charger_window_config() }}
 with
 
+{%- if is_incremental() %}
+change_windows as (
+    {{ charger_change_windows(this) }}
+),
+{%- endif %}
+
 readings as (
-    select * from {{ ref('int_readings_deduplicated') }}
-    where {{ is_charger_changed() }}
+    select
+        deduplicated.*,
+        {%- if is_incremental() %}
+            change_windows.rebuilt_from_epoch_s
+        {%- else %}
+            cast(0 as bigint) as rebuilt_from_epoch_s
+        {%- endif %}
+    from {{ ref('int_readings_deduplicated') }} as deduplicated
+    {%- if is_incremental() %}
+        inner join change_windows
+            on
+                deduplicated.charger_id = change_windows.charger_id
+                and deduplicated.measured_epoch_s >= change_windows.rebuilt_from_epoch_s
+    {%- endif %}
 ),
 
 clock_periods as (

@@ -1,31 +1,48 @@
 {#- One row per kept reading measured inside a charging session, with its session. -#}
-{#- A table rebuilt charger by charger, read by int_session_readings_integrated. Readings outside
-    every session (an idle charger) are not attributed. Readings and session events share the
-    charger's clock, right or wrong, so they are matched in that clock. -#}
-{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
+{#- A table, read by int_session_readings_integrated; incremental builds rebuild each changed charger
+    from its earliest changed reading or session start on. Readings outside every session (an idle
+    charger) are not attributed. Readings and session events share the charger's clock, right or
+    wrong, so they are matched in that clock. -#}
+{{ charger_window_config() }}
 with
+
+{%- if is_incremental() %}
+change_windows as (
+    {{ charger_change_windows(this) }}
+),
+{%- endif %}
 
 readings as (
     select
-        reading_id,
-        charger_id,
-        line_layout,
-        phase_count,
-        measured_epoch_s,
-        measured_at,
-        corrected_measured_at,
-        clock_offset_s,
-        is_clock_corrected,
+        corrected.reading_id,
+        corrected.charger_id,
+        corrected.line_layout,
+        corrected.phase_count,
+        corrected.measured_epoch_s,
+        corrected.measured_at,
+        corrected.corrected_measured_at,
+        corrected.clock_offset_s,
+        corrected.is_clock_corrected,
         {%- for phase in [1, 2, 3] %}
-            current_l{{ phase }}_a,
-            voltage_l{{ phase }}_v,
-            temperature_l{{ phase }}_c,
+            corrected.current_l{{ phase }}_a,
+            corrected.voltage_l{{ phase }}_v,
+            corrected.temperature_l{{ phase }}_c,
         {%- endfor %}
-        is_late_arrival,
-        has_missing_measurement,
-        is_implausible
-    from {{ ref('int_readings_clock_corrected') }}
-    where {{ is_charger_changed() }}
+        corrected.is_late_arrival,
+        corrected.has_missing_measurement,
+        corrected.is_implausible,
+        {%- if is_incremental() %}
+            change_windows.rebuilt_from_epoch_s
+        {%- else %}
+            cast(0 as bigint) as rebuilt_from_epoch_s
+        {%- endif %}
+    from {{ ref('int_readings_clock_corrected') }} as corrected
+    {%- if is_incremental() %}
+        inner join change_windows
+            on
+                corrected.charger_id = change_windows.charger_id
+                and corrected.measured_epoch_s >= change_windows.rebuilt_from_epoch_s
+    {%- endif %}
 ),
 
 sessions as (

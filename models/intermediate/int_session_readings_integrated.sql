@@ -6,12 +6,39 @@
     {%- endfor -%}
 {%- endfor -%}
 {%- do series.append('power_w') -%}
-{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
+{#- Incremental: the sessions with readings from a changed charger's rebuild time on are integrated
+    again from their start, and their readings from that time on replace the old ones. -#}
+{{ charger_window_config() }}
 with
 
+{%- if is_incremental() %}
+change_windows as (
+    {{ charger_change_windows(this) }}
+),
+
+touched_sessions as (
+    select distinct attributed.session_id
+    from {{ ref('int_session_readings_attributed') }} as attributed
+    inner join change_windows
+        on
+            attributed.charger_id = change_windows.charger_id
+            and attributed.measured_epoch_s >= change_windows.rebuilt_from_epoch_s
+),
+{%- endif %}
+
 session_readings as (
-    select * from {{ ref('int_session_readings_attributed') }}
-    where {{ is_charger_changed() }}
+    select
+        attributed.* exclude (rebuilt_from_epoch_s),
+        {%- if is_incremental() %}
+            change_windows.rebuilt_from_epoch_s
+        {%- else %}
+            cast(0 as bigint) as rebuilt_from_epoch_s
+        {%- endif %}
+    from {{ ref('int_session_readings_attributed') }} as attributed
+    {%- if is_incremental() %}
+        inner join change_windows on attributed.charger_id = change_windows.charger_id
+    where attributed.session_id in (select touched_sessions.session_id from touched_sessions)
+    {%- endif %}
 ),
 
 -- Power per phase is V x I with a power factor of 1 (chargers correct their power factor to ~0.99);
@@ -73,8 +100,10 @@ energies as (
 final as (
     select
         *,
-        sum(interval_energy_wh + interval_estimated_energy_wh) over by_session_so_far as accumulated_energy_wh,
-        sum(interval_estimated_energy_wh) over by_session_so_far as accumulated_estimated_energy_wh
+        -- added as exact decimals: the same to the last bit however the rows are split or ordered
+        {{ exact_sum('interval_energy_wh + interval_estimated_energy_wh', over='by_session_so_far') }}
+            as accumulated_energy_wh,
+        {{ exact_sum('interval_estimated_energy_wh', over='by_session_so_far') }} as accumulated_estimated_energy_wh
     from energies
     window by_session_so_far as (
         partition by session_id
@@ -84,3 +113,6 @@ final as (
 )
 
 select * from final  -- noqa: AM04
+{%- if is_incremental() %}
+    where measured_epoch_s >= rebuilt_from_epoch_s
+{%- endif %}

@@ -1,10 +1,35 @@
 {#- One row per kept charging session, with its charger's clock offset and its times corrected to true time. -#}
-{{ charger_scoped_config(on_schema_change='sync_all_columns') }}
+{#- Incremental: the sessions of a changed charger that end at or after its rebuild time (see
+    charger_change_windows) are rebuilt; each rebuilt row is stamped, and the session marts rebuild
+    the sessions stamped since their own last build. -#}
+{%- if model.resource_type != 'unit_test' -%}
+    {%- set classified_readings = ref('int_readings_classified') -%}
+    {%- set classified_sessions = ref('int_sessions_classified') -%}
+{%- endif %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='session_id',
+    on_schema_change='sync_all_columns',
+    post_hook=["{{ record_watermark() }}"],
+) }}
 with
 
+{%- if is_incremental() %}
+change_windows as (
+    {{ charger_change_windows(this) }}
+),
+{%- endif %}
+
 sessions as (
-    select * from {{ ref('int_sessions_deduplicated') }}
-    where {{ is_charger_changed() }}
+    select deduplicated.*
+    from {{ ref('int_sessions_deduplicated') }} as deduplicated
+    {%- if is_incremental() %}
+        inner join change_windows
+            on
+                deduplicated.charger_id = change_windows.charger_id
+                and deduplicated.ended_epoch_s >= change_windows.rebuilt_from_epoch_s
+    {%- endif %}
 ),
 
 session_reading_offsets as (
@@ -12,7 +37,7 @@ session_reading_offsets as (
         session_id,
         mode(clock_offset_s) as clock_offset_s
     from {{ ref('int_session_readings_integrated') }}
-    where {{ is_charger_changed() }}
+    where session_id in (select sessions.session_id from sessions)
     group by session_id
 ),
 
@@ -45,7 +70,8 @@ final as (
         *,
         clock_offset_s <> 0 as is_clock_corrected,
         {{ epoch_to_timestamp('started_epoch_s - clock_offset_s') }} as corrected_started_at,
-        {{ epoch_to_timestamp('ended_epoch_s - clock_offset_s') }} as corrected_ended_at
+        {{ epoch_to_timestamp('ended_epoch_s - clock_offset_s') }} as corrected_ended_at,
+        {{ build_refreshed_at() }} as refreshed_at
     from periods_matched
 )
 

@@ -1,10 +1,10 @@
 {#- One row per reading of a charging session: the session's charging profile. -#}
-{{ charger_scoped_config(on_schema_change='append_new_columns') }}
+{{ session_scoped_config() }}
 with
 
 session_readings as (
     select * from {{ ref('int_session_readings_integrated') }}
-    where {{ is_charger_changed() }}
+    where {{ is_session_refreshed() }}
 ),
 
 final as (

@@ -8,17 +8,17 @@
         {%- endfor -%}
     {%- endfor -%}
 {%- endfor -%}
-{{ charger_scoped_config(on_schema_change='append_new_columns') }}
+{{ session_scoped_config() }}
 with
 
 sessions as (
     select * from {{ ref('int_sessions_clock_corrected') }}
-    where {{ is_charger_changed() }}
+    where {{ is_session_refreshed() }}
 ),
 
 session_readings as (
     select * from {{ ref('int_session_readings_integrated') }}
-    where {{ is_charger_changed() }}
+    where {{ is_session_refreshed() }}
 ),
 
 reading_stats as (

@@ -12,12 +12,12 @@
     {%- endfor -%}
 {%- endfor -%}
 {%- do series.append(('power_w', 'total', 'power_w', var('big_change_deadband_power_w'))) -%}
-{{ charger_scoped_config(on_schema_change='append_new_columns') }}
+{{ session_scoped_config() }}
 with
 
 session_readings as (
     select * from {{ ref('int_session_readings_integrated') }}
-    where {{ is_charger_changed() }}
+    where {{ is_session_refreshed() }}
 ),
 
 -- One branch per variable and phase, each keeping only its big changes (so the long form is never

@@ -1,15 +1,15 @@
 {#- One row per session reading kept in the compressed profile: first, last, and every big-change reading. -#}
-{{ charger_scoped_config(on_schema_change='append_new_columns') }}
+{{ session_scoped_config() }}
 with
 
 profiles as (
     select * from {{ ref('fct_charging_profiles') }}
-    where {{ is_charger_changed() }}
+    where {{ is_session_refreshed() }}
 ),
 
 big_changes as (
     select * from {{ ref('rpt_big_changes') }}
-    where {{ is_charger_changed() }}
+    where {{ is_session_refreshed() }}
 ),
 
 changed_readings as (
