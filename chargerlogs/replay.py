@@ -120,9 +120,13 @@ def _write_batch(
         if not lines:
             continue
         name = path.name
-        stem, extension = (name[: -len(".json.gz")], ".json.gz") if name.endswith(".gz") else (
-            name[: -len(".json")],
-            ".json",
+        stem, extension = (
+            (name[: -len(".json.gz")], ".json.gz")
+            if name.endswith(".gz")
+            else (
+                name[: -len(".json")],
+                ".json",
+            )
         )
         target = folder / stream / f"{stem}-{suffix}{extension}"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -135,14 +139,21 @@ def build_parser() -> OneLineErrorParser:
     parser = OneLineErrorParser(
         prog=PROG, description="Cut a data folder into the batches in which its lines arrived."
     )
-    parser.add_argument("--data", required=True, type=Path, help="the data folder to cut (read only)")
-    parser.add_argument("--out", required=True, type=Path, help="an empty or new folder for the batches")
+    parser.add_argument(
+        "--data", required=True, type=Path, help="the data folder to cut (read only)"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="an empty or new folder for the batches"
+    )
     parser.add_argument("--batches", required=True, type=positive_int, help="how many batches")
     parser.add_argument(
         "--swaps", type=non_negative_int, default=0, help="neighbouring batches delivered swapped"
     )
     parser.add_argument(
-        "--resends", type=non_negative_int, default=0, help="batches delivered a second time at the end"
+        "--resends",
+        type=non_negative_int,
+        default=0,
+        help="batches delivered a second time at the end",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the swaps and re-sends")
     return parser

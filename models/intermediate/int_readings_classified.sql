@@ -44,19 +44,19 @@ history as (
 
 {%- for step, keys_from in [(1, 'well_formed_readings'), (2, 'history_rerankable_1')] %}
 
-history_rerankable_{{ step }} as (
-    select history.*
-    from history
-    where
-        history.reading_id in (select {{ keys_from }}.reading_id from {{ keys_from }})
-        or exists (
-            select 1
-            from {{ keys_from }}
-            where
-                {{ keys_from }}.charger_id = history.charger_id
-                and {{ keys_from }}.measured_epoch_s = history.measured_epoch_s
-        )
-),
+    history_rerankable_{{ step }} as (
+        select history.*
+        from history
+        where
+            history.reading_id in (select {{ keys_from }}.reading_id from {{ keys_from }})
+            or exists (
+                select 1
+                from {{ keys_from }}
+                where
+                    {{ keys_from }}.charger_id = history.charger_id
+                    and {{ keys_from }}.measured_epoch_s = history.measured_epoch_s
+            )
+    ),
 {%- endfor %}
 
 candidates as (
