@@ -15,6 +15,8 @@ is skipped; with another hash it is an error naming the file (landed files are i
 is a new file under a new name), and nothing is written. Each Parquet file and the ledger are
 written under a temporary name and renamed, so a reader never sees half a file and a landing that
 stops half-way leaves the ledger as it was (its Parquet files are landed again next time).
+Each stream's folder also holds one empty Parquet file (partition ``arrival_date=1970-01-01``), so
+that a stream with no file yet is read as no lines.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from chargerlogs.cli import OneLineErrorParser
 PROG = "python -m chargerlogs.land"
 STREAMS = ("charger_log_status", "charger_log_session")
 LEDGER = "ledger.parquet"
+# The partition of the empty file each stream's bronze folder gets (see _ensure_stream_folders).
+EMPTY_PARTITION = "1970-01-01"
 LEDGER_COLUMNS = (
     "source_file varchar, log_stream varchar, size_bytes bigint, sha256 varchar, "
     "line_count bigint, bronze_file varchar, arrival_date date"
@@ -109,6 +113,7 @@ def land(data_dir: str, lake: Path, say: bool = True) -> list[LandedFile]:
     landed = []
     con = duckdb.connect()
     try:
+        _ensure_stream_folders(con, lake)
         for number, (stream, path, digest) in enumerate(pending, 1):
             landed.append(_land_file(con, stream, path, digest, lake))
             if say:
@@ -118,6 +123,24 @@ def land(data_dir: str, lake: Path, say: bool = True) -> list[LandedFile]:
     finally:
         con.close()
     return landed
+
+
+def _ensure_stream_folders(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
+    """Give each stream's bronze folder one empty Parquet file, so that a stream that has not
+    delivered a file yet reads as no lines rather than as a missing folder."""
+    for stream in STREAMS:
+        folder = lake / "bronze" / stream / f"arrival_date={EMPTY_PARTITION}"
+        target = folder / "empty.parquet"
+        if target.exists():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / ".empty.parquet.tmp"
+        columns = (
+            "cast(null as varchar) as source_file, cast(null as bigint) as line_number, "
+            "cast(null as varchar) as raw_line"
+        )
+        con.execute(f"copy (select {columns} limit 0) to '{_sql_text(temporary)}' (format parquet)")
+        os.replace(temporary, target)
 
 
 def _land_file(

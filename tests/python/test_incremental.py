@@ -79,7 +79,7 @@ def replay_and_compare(batches: Path, work: Path, use_lake: bool) -> None:
         if use_lake:
             assert land.main(["--data", str(landing), "--lake", str(lake), "--quiet"]) == 0
         run_dbt(["run"], landing, incremental, work, env=env)
-    # the data tests hold on the incremental result too, and a build without new data changes nothing
+    # the data tests hold on the incremental result too (a build without new data)
     run_dbt(["build"], landing, incremental, work, env=env)
     full = work / "full.duckdb"
     run_dbt(["build", "--full-refresh"], landing, full, work, env=env)
