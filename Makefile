@@ -21,12 +21,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 VARS ?=
 DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
-.PHONY: land run test venv data lint bench-generator bench bench-anomalies system-packages serve serve-stop bench-serve clean
+.PHONY: land run test venv data lint bench-generator bench bench-anomalies bench-live live system-packages serve serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
 	$(if $(CHARGER_LAKE_DIR),$(BIN)/python -m chargerlogs.land --data $(CHARGER_DATA_DIR) --lake $(CHARGER_LAKE_DIR) --quiet)
-	$(BIN)/dbt build $(DBT_VARS)
+	$(BIN)/dbt build --full-refresh $(DBT_VARS)
 	$(BIN)/python -m chargerlogs.publish --warehouse $(CHARGER_DUCKDB_PATH) --out $(PUBLISHED_DUCKDB_PATH)
 	$(BIN)/dbt docs generate --static $(DBT_VARS)
 	cp target/static_index.html $(BUILD_DIR)/docs.html
@@ -112,6 +112,30 @@ bench-serve: $(STAMP) system-packages
 # Datasets and warehouses go to build/bench-anomalies (ignored by git); a second run reuses the datasets.
 bench-anomalies: $(STAMP)
 	$(BIN)/python -m chargerlogs.bench_anomalies --work $(abspath $(BUILD_DIR))/bench-anomalies
+
+# The near-real-time loop on a live feed: the generator writes one-minute batches of the default
+# fleet into build/live/data (LIVE_SPEED simulated seconds per wall second), and the loop lands,
+# builds incrementally and publishes build/live/published/charger_telemetry.duckdb, one line per
+# batch, for LIVE_SECONDS wall seconds. Starts from scratch each time.
+LIVE_DIR ?= $(abspath $(BUILD_DIR))/live
+LIVE_SECONDS ?= 120
+LIVE_SPEED ?= 15
+live: $(STAMP)
+	rm -rf $(LIVE_DIR)
+	mkdir -p $(LIVE_DIR)
+	$(BIN)/chargerlogs-generate --out $(LIVE_DIR)/data --seed 42 --live --speed $(LIVE_SPEED) \
+		--duration-minutes 1440 --quiet & \
+	generator=$$!; \
+	$(BIN)/python -m chargerlogs.live_loop --data $(LIVE_DIR)/data --lake $(LIVE_DIR)/lake \
+		--warehouse $(LIVE_DIR)/charger_telemetry.duckdb \
+		--published $(LIVE_DIR)/published/charger_telemetry.duckdb \
+		--seconds $(LIVE_SECONDS) --dbt-dir $(LIVE_DIR)/dbt $(if $(VARS),--vars '$(VARS)'); \
+	status=$$?; kill $$generator 2>/dev/null; wait $$generator 2>/dev/null; exit $$status
+
+# Per-batch cost and latency of the live loop at 1,000 chargers, and its growth with history.
+bench-live: $(STAMP)
+	mkdir -p $(BUILD_DIR)
+	$(BIN)/python -m chargerlogs.bench_live --work $(abspath $(BUILD_DIR))
 
 clean:
 	rm -rf $(BUILD_DIR) target logs

@@ -156,6 +156,8 @@ def turn(
     whole: bool,
 ) -> BatchReport | None:
     """One turn: land what arrived, build, publish; None when nothing arrived."""
+    if not all((data / stream).is_dir() for stream in land.STREAMS):
+        return None  # the feed has not created its folders yet
     started = time.monotonic()
     landed = land.land(str(data), lake, say=False)
     land_s = time.monotonic() - started
@@ -270,8 +272,6 @@ def build_parser() -> OneLineErrorParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (1 with one line on stderr when a step fails)."""
     options = build_parser().parse_args(argv)
-    for folder in (options.data / stream for stream in land.STREAMS):
-        folder.mkdir(parents=True, exist_ok=True)
     options.lake.mkdir(parents=True, exist_ok=True)
     options.published.parent.mkdir(parents=True, exist_ok=True)
     os.environ["CHARGER_DATA_DIR"] = str(options.data.resolve())
