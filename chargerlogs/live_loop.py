@@ -156,8 +156,11 @@ def turn(
     whole: bool,
 ) -> BatchReport | None:
     """One turn: land what arrived, build, publish; None when nothing arrived."""
-    if not all((data / stream).is_dir() for stream in land.STREAMS):
-        return None  # the feed has not created its folders yet
+    folders = [data / stream for stream in land.STREAMS]
+    if not any(folder.is_dir() for folder in folders):
+        return None  # the feed has not started (it refuses a folder it did not create)
+    for folder in folders:
+        folder.mkdir(exist_ok=True)
     started = time.monotonic()
     landed = land.land(str(data), lake, say=False)
     land_s = time.monotonic() - started
