@@ -14,6 +14,8 @@ export CHARGER_DATA_DIR := $(abspath $(DATA_DIR))
 export CHARGER_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/charger_telemetry.duckdb
 # The serving copy of the marts that BI tools, the notebook and the app open (chargerlogs.publish).
 PUBLISHED_DUCKDB_PATH ?= $(abspath $(BUILD_DIR))/published/charger_telemetry.duckdb
+# The lake: bronze (make land), silver and gold (exported by make run) Parquet.
+LAKE_DIR := $(or $(CHARGER_LAKE_DIR),$(abspath $(BUILD_DIR))/lake)
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # dbt vars for this build, such as VARS='{big_change_threshold_pct: 20}'; the marts carry the values
@@ -21,13 +23,14 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 VARS ?=
 DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
-.PHONY: land run test venv data lint bench-generator bench bench-anomalies bench-live live system-packages serve serve-stop bench-serve clean
+.PHONY: land run test venv data lint bench-generator bench bench-anomalies bench-live bench-lake live system-packages serve serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
 	$(if $(CHARGER_LAKE_DIR),$(BIN)/python -m chargerlogs.land --data $(CHARGER_DATA_DIR) --lake $(CHARGER_LAKE_DIR) --quiet)
 	$(BIN)/dbt build --full-refresh $(DBT_VARS)
 	$(BIN)/python -m chargerlogs.publish --warehouse $(CHARGER_DUCKDB_PATH) --out $(PUBLISHED_DUCKDB_PATH)
+	$(BIN)/python -m chargerlogs.lake_export --warehouse $(CHARGER_DUCKDB_PATH) --lake $(LAKE_DIR)
 	$(BIN)/dbt docs generate --static $(DBT_VARS)
 	cp target/static_index.html $(BUILD_DIR)/docs.html
 	$(BIN)/python -m chargerlogs.notebook --warehouse $(PUBLISHED_DUCKDB_PATH) --out $(BUILD_DIR)
@@ -36,6 +39,7 @@ run: $(STAMP) data
 	@echo "  input data ($(DATA_ORIGIN)): $(CHARGER_DATA_DIR)"
 	@echo "  DuckDB warehouse, dbt's own file (every layer; keep BI tools off it): $(CHARGER_DUCKDB_PATH)"
 	@echo "  serving copy of the marts for BI tools (open read-only; DuckDB 1.0 or later): $(PUBLISHED_DUCKDB_PATH)"
+	@echo "  Parquet lake for other engines and EDA (silver readings, gold marts, by day): $(LAKE_DIR)"
 	@echo "  dbt docs, one static HTML page: $(abspath $(BUILD_DIR))/docs.html"
 	@echo "  executed notebook: $(abspath $(BUILD_DIR))/charging_analysis.ipynb"
 	@echo "  notebook as HTML, charts embedded: $(abspath $(BUILD_DIR))/charging_analysis.html"
@@ -85,7 +89,13 @@ endif
 # Land the data folder's new files into the lake (default build/lake): `make land`, then
 # `CHARGER_LAKE_DIR=$PWD/build/lake make run` builds from the bronze files.
 land: $(STAMP) data
-	$(BIN)/python -m chargerlogs.land --data $(CHARGER_DATA_DIR) --lake $(or $(CHARGER_LAKE_DIR),$(abspath $(BUILD_DIR))/lake)
+	$(BIN)/python -m chargerlogs.land --data $(CHARGER_DATA_DIR) --lake $(LAKE_DIR)
+
+# Bytes per reading and one EDA query on the JSON, the lake's layers and the warehouse.
+bench-lake: $(STAMP)
+	test -f $(CHARGER_DUCKDB_PATH) || $(MAKE) run
+	test -f $(LAKE_DIR)/ledger.parquet || $(MAKE) land
+	$(BIN)/python -m chargerlogs.bench_lake --data $(CHARGER_DATA_DIR) --lake $(LAKE_DIR) --warehouse $(CHARGER_DUCKDB_PATH)
 
 bench-generator: $(STAMP)
 	$(BIN)/python -m chargerlogs.bench_generator
