@@ -20,9 +20,15 @@ UNKNOWN_FIELDS = ("firmware_version", "signal_strength_dbm", "meter_serial")
 STATUS_KEYS = ("id", "charger_id", "charger_timestamp")
 SESSION_KEYS = ("id", "charger_id", "start_time", "end_time")
 MEASUREMENTS = ("ac_current_rms", "ac_voltage_rms", "temperature")
-# The unit a type-mismatched value is written with: a string that is not exactly a number (a number
-# written as a bare string, such as "231", is a compatible change the warehouse reads, not a defect).
-UNITS = {"ac_current_rms": "cA", "ac_voltage_rms": "V", "temperature": "C", "energy": "Wh", "total_cost": "EUR"}
+# The unit a type-mismatched value is written with: a string that is not exactly a number (a
+# number written as a bare string, such as "231", is a compatible change the warehouse reads).
+UNITS = {
+    "ac_current_rms": "cA",
+    "ac_voltage_rms": "V",
+    "temperature": "C",
+    "energy": "Wh",
+    "total_cost": "EUR",
+}
 
 
 def split_pool(pool: np.ndarray, counts: list[int]) -> list[np.ndarray]:
