@@ -37,7 +37,7 @@ DEFAULT_SELECTION = (
     "+rpt_ingestion_reconciliation",
     "assert_no_systematic_schema_drift",
 )
-STRICT_SELECTION = ("quarantine_reasons", "+int_log_lines_classified")
+STRICT_SELECTION = ("quarantine_reasons", "+rpt_quarantined_lines")
 ALERT_TEST = "assert_no_systematic_schema_drift"
 
 
