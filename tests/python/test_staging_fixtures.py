@@ -289,7 +289,8 @@ def test_flat_and_nested_layouts_in_one_file(warehouse: Path) -> None:
 def test_flat_and_nested_files_in_one_folder(warehouse: Path) -> None:
     rows = query(
         warehouse,
-        "select regexp_extract(source_file, '[^/]+$'), list(distinct line_layout order by line_layout)"
+        "select regexp_extract(source_file, '[^/]+$'),"
+        " list(distinct line_layout order by line_layout)"
         " from int_readings_deduplicated group by 1",
     )
     assert dict(rows) == {
