@@ -207,9 +207,10 @@ typed as (
 
 -- A renamed field: a documented key is absent (not null: absent) while an unknown key is present.
 -- Documented keys are the required fields, every measurement key of a phase the flat line
--- reports, at least one phase, and every key of a nested phase element that carries an unknown key
--- (an element without its measurements beside another with a new key is no rename). (list_contains with one
--- key at a time: list_has_all with a list literal costs as much on every line as on the few checked.)
+-- reports, at least one phase, and every key of a nested phase element that carries an unknown
+-- key (an element without its measurements beside another with a new key is no rename).
+-- list_contains with one key at a time: list_has_all with a list literal costs as much on every
+-- line as on the few checked.
 renames_checked as (
     select
         * exclude (line_keys, phase_element_keys),
