@@ -23,7 +23,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 VARS ?=
 DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
-.PHONY: land run test venv data lint bench-generator bench bench-anomalies bench-live bench-lake live system-packages serve serve-stop bench-serve clean
+.PHONY: land run test schema-check venv data lint bench-generator bench bench-anomalies bench-live bench-lake live system-packages serve serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
@@ -44,9 +44,15 @@ run: $(STAMP) data
 	@echo "  executed notebook: $(abspath $(BUILD_DIR))/charging_analysis.ipynb"
 	@echo "  notebook as HTML, charts embedded: $(abspath $(BUILD_DIR))/charging_analysis.html"
 
-test: $(STAMP) lint system-packages
+test: $(STAMP) lint schema-check system-packages
 	mkdir -p $(BUILD_DIR)
 	$(BIN)/pytest
+
+# Before deploying a schema change (docs/schema_policy.md): the latest version of each schema in
+# schemas/ must be backward compatible with the one before it, and every drift case (a kind of change
+# a producer can make) must end as documented when fed through staging with dbt (about 20 s).
+schema-check: $(STAMP)
+	$(BIN)/python -m chargerlogs.schema_check
 
 # PostgreSQL (the dashboard's serving store) and Chromium (its browser tests), from Debian's
 # packages, installed only when missing (needs root then).

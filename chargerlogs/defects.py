@@ -20,6 +20,15 @@ UNKNOWN_FIELDS = ("firmware_version", "signal_strength_dbm", "meter_serial")
 STATUS_KEYS = ("id", "charger_id", "charger_timestamp")
 SESSION_KEYS = ("id", "charger_id", "start_time", "end_time")
 MEASUREMENTS = ("ac_current_rms", "ac_voltage_rms", "temperature")
+# The unit a type-mismatched value is written with: a string that is not exactly a number (a
+# number written as a bare string, such as "231", is a compatible change the warehouse reads).
+UNITS = {
+    "ac_current_rms": "cA",
+    "ac_voltage_rms": "V",
+    "temperature": "C",
+    "energy": "Wh",
+    "total_cost": "EUR",
+}
 
 
 def split_pool(pool: np.ndarray, counts: list[int]) -> list[np.ndarray]:
@@ -66,7 +75,7 @@ def spoil_status(line: str, defect: str, phases: int, rng: np.random.Generator) 
         else:
             key = MEASUREMENTS[int(rng.integers(3))] + suffix
             if defect == "type_mismatch":
-                holder[key] = "n/a" if rng.random() < 0.5 else str(holder[key])
+                holder[key] = _not_a_number(holder[key], key.removesuffix(suffix), rng)
             else:
                 _null_or_drop(holder, key, rng)
     return json.dumps(record)
@@ -81,10 +90,15 @@ def spoil_session(line: str, defect: str, rng: np.random.Generator) -> str:
         _null_or_drop(record, SESSION_KEYS[int(rng.integers(len(SESSION_KEYS)))], rng)
     elif defect == "type_mismatch":
         key = ("energy", "total_cost")[int(rng.integers(2))]
-        record[key] = "n/a" if rng.random() < 0.5 else str(record[key])
+        record[key] = _not_a_number(record[key], key, rng)
     else:
         record["start_time"], record["end_time"] = record["end_time"], record["start_time"]
     return json.dumps(record)
+
+
+def _not_a_number(value: object, field: str, rng: np.random.Generator) -> str:
+    """A value turned into a string that is not a number: "n/a", or the value with its unit."""
+    return "n/a" if rng.random() < 0.5 else f"{value} {UNITS[field]}"
 
 
 def _null_or_drop(record: dict, key: str, rng: np.random.Generator) -> None:

@@ -35,7 +35,7 @@ DEFECT_RATES: dict[str, str] = {
     "null_measurement_rate": "share of status rows with one measurement null or left "
     "out (the row stays valid)",
     "type_mismatch_rate": "share of lines of each stream with a numeric field written "
-    'as a string, half "n/a", half a number in quotes',
+    'as a string that is not a number, half "n/a", half the number with its unit ("231 V")',
     "out_of_range_rate": "share of status rows with a negative current or voltage",
     "extra_field_rate": "share of status rows with an unknown extra field such as "
     "firmware_version (the row stays valid)",

@@ -43,6 +43,10 @@
 --    reported energy, cost, flags), no gaps or their estimated energy, no clock offsets or corrected
 --    times, no active-charging time or data-quality counts, no per-reading profile (accumulated
 --    energy), no big changes.
+-- 5. Schema drift (docs/schema_policy.md): a number written as a string is type drift here, as in
+--    the models with var strict_json_types only (by default they read it); a renamed field and a
+--    unit change of a charger's values in a file (renamed_field, unit_mismatch) are not looked for.
+--    The generated data has none of them.
 create table reference_briefings as
 
 with

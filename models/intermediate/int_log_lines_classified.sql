@@ -18,7 +18,8 @@ readings as (
         line_layout,
         reason_code,
         raw_line,
-        unexpected_keys
+        unexpected_keys,
+        has_string_number
     from {{ ref('int_readings_classified') }}
     where {{ refreshed_since_last_build('refreshed_at') }}
 ),
@@ -32,7 +33,8 @@ sessions as (
         line_layout,
         reason_code,
         raw_line,
-        unexpected_keys
+        unexpected_keys,
+        has_string_number
     from {{ ref('int_sessions_classified') }}
     where {{ refreshed_since_last_build('refreshed_at') }}
 ),
@@ -54,7 +56,8 @@ lines as (
         line_layout,
         reason_code,
         raw_line,
-        unexpected_keys
+        unexpected_keys,
+        has_string_number
     from readings
     union all
     select
@@ -66,7 +69,8 @@ lines as (
         line_layout,
         reason_code,
         raw_line,
-        unexpected_keys
+        unexpected_keys,
+        has_string_number
     from sessions
 ),
 
@@ -82,7 +86,8 @@ final as (
         coalesce(reasons.disposition, 'clean') as disposition,
         -- the raw text of a quarantined line is its record; a duplicate's is that of the kept row
         case when reasons.disposition = 'quarantined' then lines.raw_line end as raw_line,
-        lines.unexpected_keys
+        lines.unexpected_keys,
+        lines.has_string_number
     from lines
     left join reasons on lines.reason_code = reasons.reason_code
 )

@@ -37,7 +37,9 @@ DATA_QUALITY_SELECTION: tuple[str, ...] = (
     "+rpt_ingestion_reconciliation",
     "+rpt_quarantined_lines",
     "+rpt_unexpected_keys",
+    "+rpt_schema_drift",
     "+int_readings_clock_corrected",
+    "assert_no_systematic_schema_drift",
     "assert_insertion_order_is_preserved",
 )
 
@@ -45,6 +47,7 @@ DATA_QUALITY_TABLES: tuple[str, ...] = (
     "rpt_ingestion_reconciliation",
     "rpt_quarantined_lines",
     "rpt_unexpected_keys",
+    "rpt_schema_drift",
     "int_log_lines_classified",
     "int_readings_classified",
     "int_sessions_classified",

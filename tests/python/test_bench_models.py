@@ -84,7 +84,7 @@ def write_handwritten_lines(data: Path) -> None:
         _flat(1, 1000, 1050.0),
         _flat(1, 1000, 1050.0),  # exact duplicate
         nested,  # phases out of order: phase 1 is the second element
-        _flat(3, 1060, 1070.0, current_ca="1000"),  # type drift: rejected
+        _flat(3, 1060, 1070.0, current_ca="1000 cA"),  # type drift, not a number: rejected
         _flat(4, 1400, 1450.0, current_ca=2000),  # after 12's end, inside 11; 370 s gap: no energy
         _flat(5, 1430, 1450.0, current_ca=2000),
         _flat(5, 1430, 1460.0, current_ca=3000),  # same id arriving later: dropped
@@ -92,7 +92,7 @@ def write_handwritten_lines(data: Path) -> None:
         # clocks years behind and minutes ahead: matched in the charger's clock, as the session
         _flat(7, 1500, 1500.0 + 7776001, current_ca=5000),
         _flat(8, 1600, 1200.0, current_ca=5000),
-        _flat(9, 1700, 1750.0, current_ca=5000, charger_id="7"),  # key as a string: rejected
+        _flat(9, 1700, 1750.0, current_ca=5000, charger_id="#7"),  # key not a number: rejected
         _flat(10, 1800, 1850.0, current_ca=5000, ac_voltage_rms_2=-230),  # negative: rejected
         '{"id": 11, "charger_id": 7, "ac_curr',  # malformed
         # phase 1 named twice: an invalid phase array, rejected

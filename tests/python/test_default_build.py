@@ -205,6 +205,33 @@ def test_unexpected_keys_equal_the_manifest(default_build: DefaultWarehouse) -> 
     assert sum(count for _, _, count in rows) == status["defects"]["unknown_field"]
 
 
+def test_schema_drift_equals_the_manifest_and_raises_no_alert(
+    default_build: DefaultWarehouse,
+) -> None:
+    """The injected defects are stray lines, not a producer's schema change: listed per file and
+    charger in rpt_schema_drift, never systematic; no number is written as a bare string."""
+    rows = query(
+        default_build.db_path,
+        "select log_stream, drift_kind, sum(line_count), count(*) filter (where raises_alert)"
+        " from rpt_schema_drift group by all",
+    )
+    found = {(stream, kind): (lines, alerts) for stream, kind, lines, alerts in rows}
+    expected = {}
+    for stream, log_stream in (
+        ("charger_log_status", "status"),
+        ("charger_log_session", "session"),
+    ):
+        defects = default_build.manifest[stream]["defects"]
+        for kind in ("missing_key_field", "type_mismatch"):
+            if defects.get(kind):
+                expected[(log_stream, kind)] = (defects[kind], 0)
+    expected[("status", "unexpected_key")] = (
+        default_build.manifest["charger_log_status"]["defects"]["unknown_field"],
+        0,
+    )
+    assert found == expected
+
+
 def clock_truth(default_build: DefaultWarehouse) -> dict[int, list[tuple[float, float, int]]]:
     """The generator's clock periods: charger -> [(true start, true end, offset)]."""
     truth: dict[int, list[tuple[float, float, int]]] = {}

@@ -18,6 +18,7 @@ from conftest import VENV_BIN, query, query_dicts, run_dbt
 
 MARTS = (
     "fct_session_briefings",
+    "fct_session_briefings_v2",
     "fct_charging_profiles",
     "rpt_big_changes",
     "rpt_compressed_charging_profiles",
@@ -25,6 +26,7 @@ MARTS = (
     "rpt_quarantined_lines",
     "rpt_ingestion_reconciliation",
     "rpt_unexpected_keys",
+    "rpt_schema_drift",
     "dim_chargers",
     "dim_users",
     "fct_session_days",
@@ -208,17 +210,18 @@ def test_documented_columns_are_the_built_columns(clean_build: tuple[Path, Path,
     for node in manifest["nodes"].values():
         if node["resource_type"] not in ("model", "seed"):
             continue
+        # a versioned model's relation is named by its alias (fct_session_briefings_v2)
         built = {
             row[0]
             for row in query(
                 db,
                 "select column_name from information_schema.columns where table_name = ?",
-                [node["name"]],
+                [node["alias"]],
             )
         }
         documented = set(node["columns"])
         if built != documented:
-            drift[node["name"]] = (sorted(built - documented), sorted(documented - built))
+            drift[node["alias"]] = (sorted(built - documented), sorted(documented - built))
         assert node["description"].strip(), node["name"]
         for column in node["columns"].values():
             assert column["description"].strip(), (node["name"], column["name"])
@@ -229,7 +232,7 @@ def test_every_mart_enforces_its_contract(clean_build: tuple[Path, Path, Path]) 
     _, _, tmp = clean_build
     manifest = json.loads((tmp / "target" / "manifest.json").read_text())
     marts = {
-        node["name"]: node
+        node["alias"]: node
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["path"].startswith("marts/")
     }
@@ -275,3 +278,66 @@ def test_bi_tools_see_only_the_marts_with_their_descriptions(
         " where schema_name = 'marts' and (comment is null or comment = '')",
     )
     assert undocumented == []
+
+
+def test_briefing_versions_keep_v1_where_its_readers_look(
+    clean_build: tuple[Path, Path, Path],
+) -> None:
+    """v1 keeps the table name the notebook, the dashboard and BI tools read; v2 is the latest, and
+    the only model that reads v1 (dbt's warning about references to a model slated for
+    deprecation is silenced for that one reference)."""
+    data, db, tmp = clean_build
+    manifest = json.loads((tmp / "target" / "manifest.json").read_text())
+    versions = {
+        node["version"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["name"] == "fct_session_briefings"
+    }
+    assert {v: (n["alias"], n["latest_version"]) for v, n in versions.items()} == {
+        1: ("fct_session_briefings", 2),
+        2: ("fct_session_briefings_v2", 2),
+    }
+    assert versions[1]["deprecation_date"].startswith("2027-05-31")
+    assert versions[2]["deprecation_date"] is None
+    v1_id = versions[1]["unique_id"]
+    model_children = [child for child in manifest["child_map"][v1_id] if child.startswith("model.")]
+    assert model_children == [versions[2]["unique_id"]]
+    # the unpinned ref of every other model resolves to v2
+    summaries = next(
+        node for node in manifest["nodes"].values() if node["name"] == "fct_charger_summaries"
+    )
+    assert summaries["depends_on"]["nodes"] == [versions[2]["unique_id"]]
+    # v2 = v1 with idle_plugged_in_s split in two; the same sessions and the same other values
+    v1_columns = [
+        row[0]
+        for row in query(
+            db,
+            "select column_name from information_schema.columns"
+            " where table_name = 'fct_session_briefings' order by ordinal_position",
+        )
+    ]
+    v2_columns = [
+        row[0]
+        for row in query(
+            db,
+            "select column_name from information_schema.columns"
+            " where table_name = 'fct_session_briefings_v2' order by ordinal_position",
+        )
+    ]
+    assert set(v1_columns) - set(v2_columns) == {"idle_plugged_in_s"}
+    assert set(v2_columns) - set(v1_columns) == {"measured_idle_s", "unmeasured_s"}
+    shared = [column for column in v1_columns if column in v2_columns]
+    listed = ", ".join(shared)
+    assert query(
+        db,
+        f"select count(*) from (select {listed} from fct_session_briefings"
+        f" except select {listed} from fct_session_briefings_v2)",
+    ) == [(0,)]
+    split = query(
+        db,
+        "select count(*), count(*) filter (where v1.idle_plugged_in_s"
+        " = v2.measured_idle_s + v2.unmeasured_s) from fct_session_briefings as v1"
+        " inner join fct_session_briefings_v2 as v2 on v1.session_id = v2.session_id",
+    )
+    count, equal = split[0]
+    assert count == len(raw_sessions(data)) and equal == count

@@ -116,7 +116,7 @@ MIXED_LINES: list[str | dict[str, Any]] = [
     flat(107, 20006, voltages=(231, 229, None)),  # 8: explicit null measurement
     flat(108, None),  # 9: explicit null key field
     nested(None, 20007, THREE_PHASES),  # 10: explicit null event id
-    flat(110, 20008, currents=("1600", 1597, 1602)),  # 11: number in quotes
+    flat(110, 20008, currents=("1600", 1597, 1602)),  # 11: a number written as a string
     nested(111, 20009, [phase(1, 1600, 231, "n/a")]),  # 12: not a number
     '{"id": 112, "charger_id": 20010, "ac_current_rms_1": 16',  # 13: truncated mid-file
     flat(113, 20011, currents=(-1600, 1597, 1602)),  # 14: negative current
@@ -251,7 +251,7 @@ def test_reconciliation_outcomes_per_file(warehouse: Path) -> None:
     )
     outcomes = {Path(row[0]).name: row[1:] for row in rows}
     assert outcomes == {
-        MIXED: ("status", 14, 8, 6, 0),
+        MIXED: ("status", 14, 9, 5, 0),
         PHASES: ("status", 3, 3, 0, 0),
         DEDUP: ("status", 9, 6, 1, 2),
         TRUNCATED_LAST: ("status", 2, 1, 1, 0),
@@ -281,6 +281,7 @@ def test_flat_and_nested_layouts_in_one_file(warehouse: Path) -> None:
         6: "flat",
         7: "nested",
         8: "flat",
+        11: "flat",
         15: "flat",
     }
 
@@ -288,7 +289,8 @@ def test_flat_and_nested_layouts_in_one_file(warehouse: Path) -> None:
 def test_flat_and_nested_files_in_one_folder(warehouse: Path) -> None:
     rows = query(
         warehouse,
-        "select regexp_extract(source_file, '[^/]+$'), list(distinct line_layout order by 1)"
+        "select regexp_extract(source_file, '[^/]+$'),"
+        " list(distinct line_layout order by line_layout)"
         " from int_readings_deduplicated group by 1",
     )
     assert dict(rows) == {
@@ -448,14 +450,17 @@ def test_explicit_null_key_field_is_quarantined(warehouse: Path) -> None:
 # Type drift and malformed lines
 
 
-def test_numbers_as_strings_are_type_mismatches(warehouse: Path) -> None:
-    lines = quarantined(warehouse, MIXED)
-    assert lines[11] == ("type_mismatch", encoded(MIXED_LINES[10]))  # "1600"
-    assert lines[12] == ("type_mismatch", encoded(MIXED_LINES[11]))  # "n/a"
-    kept = query(
-        warehouse,
-        "select count(*) from int_readings_deduplicated where reading_id in (110, 111)",
-    )
+def test_a_number_written_as_a_string_is_read_and_flagged(warehouse: Path) -> None:
+    row = status_row(warehouse, 110)  # "1600"
+    assert row["current_l1_a"] == pytest.approx(16.0)
+    assert row["has_string_number"] is True
+    assert status_row(warehouse, 101)["has_string_number"] is False
+    assert classified(warehouse, MIXED)[11] == ("clean", None)
+
+
+def test_a_string_that_is_not_a_number_is_a_type_mismatch(warehouse: Path) -> None:
+    assert quarantined(warehouse, MIXED)[12] == ("type_mismatch", encoded(MIXED_LINES[11]))
+    kept = query(warehouse, "select count(*) from int_readings_deduplicated where reading_id = 111")
     assert kept == [(0,)]
 
 
@@ -469,7 +474,7 @@ def test_truncated_line_mid_file(warehouse: Path) -> None:
         "malformed_json",
         '{"id": 112, "charger_id": 20010, "ac_current_rms_1": 16',
     )
-    assert set(lines) == {9, 10, 11, 12, 13, 14}
+    assert set(lines) == {9, 10, 12, 13, 14}
     # the lines around the cut one are read as usual
     assert status_row(warehouse, 114)["line_number"] == 15
 

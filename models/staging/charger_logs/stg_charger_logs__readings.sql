@@ -10,6 +10,17 @@
 {%- endfor -%}
 {%- set key_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp', 'charger_phases'] -%}
 {%- set phase_fields = ['id', 'ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
+{%- set required_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp'] -%}
+{#- a current as written, read as amperes, that is a charging current (the unit check) -#}
+{%- set charging_as_amperes = 'current_l{p}_a * 100 >= ' ~ var('charging_current_min_a') -%}
+{%- set element_key_checks = [] -%}
+{%- for field in phase_fields -%}
+    {%- do element_key_checks.append("cast(list_contains(keys, '" ~ field ~ "') as int)") -%}
+{%- endfor -%}
+{#- the number of documented keys a nested phase element (`keys`, its key list) carries -#}
+{%- set documented_element_keys = '(' ~ element_key_checks | join(' + ') ~ ')' -%}
+{#- a phase id written as a string ("1") names the phase too, unless var strict_json_types -#}
+{%- set accept_string_numbers = not var('strict_json_types') -%}
 {#- explicit types for from_json: every field is read as raw JSON text so that its type can be checked -#}
 {%- set json_fields = [] -%}
 {%- for field in key_fields + flat_fields -%}
@@ -43,7 +54,8 @@ layout_resolved as (
             when line_fields.charger_phases is not null then 'nested'
             else 'flat'
         end as line_layout,
-        coalesce(left(cast(line_fields.charger_phases as varchar), 1) = '[', false) as has_phase_array
+        coalesce(left(cast(line_fields.charger_phases as varchar), 1) = '[', false) as has_phase_array,
+        case when is_json_object then json_keys(raw_line) end as line_keys
     from fields_extracted
 ),
 
@@ -52,7 +64,10 @@ phase_elements as (
         *,
         case when has_phase_array then from_json(line_fields.charger_phases, '[{
             "id": "JSON", "ac_current_rms": "JSON", "ac_voltage_rms": "JSON", "temperature": "JSON"
-        }]') end as phase_list
+        }]') end as phase_list,
+        case when has_phase_array then [
+            json_keys(element) for element in json_extract(line_fields.charger_phases, '$[*]')
+        ] end as phase_element_keys
     from layout_resolved
 ),
 
@@ -63,7 +78,9 @@ phases_by_id as (
         {%- for phase in phases %}
             case
                 {%- for position in phases %}
-                    when cast(phase_list[{{ position }}].id as varchar) = '{{ phase }}' then phase_list[{{ position }}]
+                    when cast(phase_list[{{ position }}].id as varchar) in (
+                        '{{ phase }}'{% if accept_string_numbers %}, '"{{ phase }}"'{% endif %}
+                    ) then phase_list[{{ position }}]
                 {%- endfor %}
             end as nested_l{{ phase }},
         {%- endfor %}
@@ -105,6 +122,7 @@ typed as (
         {{ json_integer('raw_charger_id') }} as charger_id,
         {{ json_integer('raw_charger_timestamp') }} as measured_epoch_s,
         case
+            when {{ json_is_string_number('raw_server_timestamp') }} then {{ json_number('raw_server_timestamp') }}
             when left(raw_server_timestamp_text, 1) = '"'
                 then epoch(try_cast(json_extract_string(raw_server_timestamp_text, '$') as timestamptz))
             else {{ json_number('raw_server_timestamp') }}
@@ -136,6 +154,7 @@ typed as (
             or {{ json_is_not_number('raw_charger_timestamp', integer_only=true) }}
             or (
                 left(raw_server_timestamp_text, 1) = '"'
+                and not {{ json_is_string_number('raw_server_timestamp') }}
                 and try_cast(json_extract_string(raw_server_timestamp_text, '$') as timestamptz) is null
             )
             or (left(raw_server_timestamp_text, 1) <> '"' and {{ json_is_not_number('raw_server_timestamp') }})
@@ -146,6 +165,20 @@ typed as (
                 {%- endfor %}
             {%- endfor %}
         ) as is_type_mismatch,
+        -- a number written as a string that reads exactly as that number (accepted unless strict);
+        -- the fields are looked at only when the line holds a string of number characters at all
+        case when regexp_matches(raw_line, '"-?[0-9][0-9.eE+-]*"') then (
+            {{ json_is_string_number('raw_id', integer_only=true) }}
+            or {{ json_is_string_number('raw_charger_id', integer_only=true) }}
+            or {{ json_is_string_number('raw_charger_timestamp', integer_only=true) }}
+            or {{ json_is_string_number('raw_server_timestamp') }}
+            or coalesce(list_bool_or([left(cast(element.id as varchar), 1) = '"' for element in phase_list]), false)
+            {%- for phase in phases %}
+                {%- for measure in measures %}
+                    or {{ json_is_string_number('raw_' ~ measure ~ '_l' ~ phase) }}
+                {%- endfor %}
+            {%- endfor %}
+        ) else false end as has_string_number,
         -- a nested phase array must name each of phases 1-3 at most once
         (
             has_phase_array
@@ -157,34 +190,125 @@ typed as (
                 + cast(nested_l3 is not null as int)
             )
         ) as is_invalid_phase_array,
+        line_keys,
+        phase_element_keys,
         -- schema drift: top-level keys, and keys inside the phase elements named by their path
         case when is_json_object then list_concat(
             [
-                key for key in json_keys(raw_line)
+                key for key in line_keys
                 if key not in ('{{ (key_fields + flat_fields) | join("', '") }}')  -- noqa: LT05
             ],
             [
                 'charger_phases[].' || key
-                for key in list_sort(list_distinct(flatten(
-                    [json_keys(element) for element in json_extract(line_fields.charger_phases, '$[*]')]
-                )))
+                for key in list_sort(list_distinct(flatten(phase_element_keys)))
                 if key not in ('{{ phase_fields | join("', '") }}')  -- noqa: LT05
             ]
         ) end as unexpected_keys
     from value_texts
 ),
 
+-- A renamed field: a documented key is absent (not null: absent) while an unknown key is present.
+-- Documented keys are the required fields, every measurement key of a phase the flat line
+-- reports, at least one phase, and every key of a nested phase element that carries an unknown
+-- key (an element without its measurements beside another with a new key is no rename).
+-- list_contains with one key at a time: list_has_all with a list literal costs as much on every
+-- line as on the few checked.
+renames_checked as (
+    select
+        * exclude (line_keys, phase_element_keys),
+        case when len(unexpected_keys) > 0 then coalesce(
+            not (
+                {%- for field in required_fields %}
+                    list_contains(line_keys, '{{ field }}'){% if not loop.last %} and{% endif %}
+                {%- endfor %}
+            )
+            or (
+                line_layout = 'flat'
+                and (
+                    not (
+                        {%- for field in flat_fields %}
+                            list_contains(line_keys, '{{ field }}'){% if not loop.last %} or{% endif %}
+                        {%- endfor %}
+                    )
+                    {%- for phase in phases %}
+                        {%- set phase_key_checks = [] %}
+                        {%- for measure in measures %}
+                            {%- set key = measure ~ '_' ~ phase %}
+                            {%- do phase_key_checks.append("list_contains(line_keys, '" ~ key ~ "')") %}
+                        {%- endfor %}
+                        or (
+                            ({{ phase_key_checks | join(' or ') }})
+                            and not ({{ phase_key_checks | join(' and ') }})
+                        )
+                    {%- endfor %}
+                )
+            )
+            -- a nested element that lacks a documented key and carries an unknown one
+            or list_bool_or([
+                {{ documented_element_keys }} < {{ phase_fields | length }}
+                and len(keys) > {{ documented_element_keys }}
+                for keys in phase_element_keys
+            ]),
+            false
+        ) else false end as is_renamed_field
+    from typed
+),
+
 flagged as (
     select
         *,
-        (
-            coalesce(reading_id <= 0 or charger_id <= 0 or measured_epoch_s <= 0, false)
-            or is_integer_overflow
-            or {{ any_phase('current_l{p}_a < 0 or voltage_l{p}_v < 0 or temperature_l{p}_c < -273.15') }}
-        ) as is_impossible_value,
+        case
+            when not is_json_object then 'malformed_json'
+            when is_renamed_field then 'renamed_field'
+            when is_missing_key_field then 'missing_key_field'
+            when is_type_mismatch then 'type_mismatch'
+            when is_invalid_phase_array then 'invalid_phase_array'
+            when
+                coalesce(reading_id <= 0 or charger_id <= 0 or measured_epoch_s <= 0, false)
+                or is_integer_overflow
+                or {{ any_phase('current_l{p}_a < 0 or voltage_l{p}_v < 0 or temperature_l{p}_c < -273.15') }}
+                then 'out_of_range'
+        end as line_reason_code,
         received_epoch_s - measured_epoch_s as clock_skew_s,
         cast(has_phase_l1 as int) + cast(has_phase_l2 as int) + cast(has_phase_l3 as int) as phase_count
-    from typed
+    from renames_checked
+),
+
+-- A unit change shows in the range of a charger's values, not in one line: the well-formed readings
+-- of one charger in one file are judged together (docs/schema_policy.md, vars unit_check_*).
+-- sum(case ...) rather than count(*) filter (...): DuckDB evaluates a window aggregate with a
+-- filter row by row over the whole partition.
+units_measured as (
+    select
+        *,
+        sum(case when {{ any_phase(charging_as_amperes) }} then 1 else 0 end) over file_charger
+            as charging_currents_as_amperes,
+        max(greatest(current_l1_a, current_l2_a, current_l3_a)) over file_charger as max_current_a,
+        sum(case when {{ any_phase('voltage_l{p}_v > 0') }} then 1 else 0 end) over file_charger
+            as voltages_above_zero,
+        max(greatest(voltage_l1_v, voltage_l2_v, voltage_l3_v)) over file_charger as max_voltage_v
+    from flagged
+    window file_charger as (partition by source_file, charger_id, line_reason_code is null)
+),
+
+-- Current in amperes: read as centiamperes none reaches unit_check_current_max_a, yet at least
+-- unit_check_min_readings are charging currents read as amperes (var charging_current_min_a).
+-- Voltage in kilovolts: at least unit_check_min_readings voltages above 0, none reaching
+-- unit_check_voltage_max_v.
+units_checked as (
+    select
+        *,
+        coalesce(
+            charging_currents_as_amperes >= {{ var('unit_check_min_readings') }}
+            and max_current_a < {{ var('unit_check_current_max_a') }},
+            false
+        ) as is_current_in_amperes,
+        coalesce(
+            voltages_above_zero >= {{ var('unit_check_min_readings') }}
+            and max_voltage_v < {{ var('unit_check_voltage_max_v') }},
+            false
+        ) as is_voltage_in_kilovolts
+    from units_measured
 ),
 
 final as (
@@ -194,11 +318,8 @@ final as (
         line_number,
         raw_line,
         case
-            when not is_json_object then 'malformed_json'
-            when is_missing_key_field then 'missing_key_field'
-            when is_type_mismatch then 'type_mismatch'
-            when is_invalid_phase_array then 'invalid_phase_array'
-            when is_impossible_value then 'out_of_range'
+            when line_reason_code is not null then line_reason_code
+            when is_current_in_amperes or is_voltage_in_kilovolts then 'unit_mismatch'
         end as reason_code,
         reading_id,
         charger_id,
@@ -236,6 +357,7 @@ final as (
             ) }}
         ) as is_implausible,
         unexpected_keys,
+        has_string_number,
         -- identifies a reading's content: equal hashes mean the same charger, time and values
         hash(
             charger_id,
@@ -246,7 +368,7 @@ final as (
                 temperature_l{{ phase }}_c{% if not loop.last %},{% endif %}
             {%- endfor %}
         ) as values_hash
-    from flagged
+    from units_checked
 )
 
 select * from final

@@ -71,6 +71,28 @@ typed as (
             or {{ json_is_not_number('raw_start_time', integer_only=true) }}
             or {{ json_is_not_number('raw_end_time', integer_only=true) }}
         ) as is_type_mismatch,
+        -- a number written as a string that reads exactly as that number (accepted unless strict)
+        (
+            {%- for field in session_fields %}
+                {{ json_is_string_number('raw_' ~ field, integer_only=field not in ('energy', 'total_cost')) }}
+                {%- if not loop.last %} or{% endif %}
+            {%- endfor %}
+        ) as has_string_number,
+        -- a renamed field: a documented key is absent (not null: absent) while an unknown key is present
+        coalesce(
+            len(line_keys) > 0
+            and not (
+                {%- for field in session_fields %}
+                    list_contains(line_keys, '{{ field }}'){% if not loop.last %} and{% endif %}
+                {%- endfor %}
+            )
+            and len(line_keys) > (
+                {%- for field in session_fields %}
+                    cast(list_contains(line_keys, '{{ field }}') as int){% if not loop.last %} +{% endif %}
+                {%- endfor %}
+            ),
+            false
+        ) as is_renamed_field,
         case when is_json_object then [
             key for key in line_keys
             if key not in ('{{ session_fields | join("', '") }}')  -- noqa: LT05
@@ -86,6 +108,7 @@ final as (
         raw_line,
         case
             when not is_json_object then 'malformed_json'
+            when is_renamed_field then 'renamed_field'
             when is_missing_key_field then 'missing_key_field'
             when is_type_mismatch then 'type_mismatch'
             when
@@ -120,6 +143,7 @@ final as (
             false
         ) as is_implausible,
         unexpected_keys,
+        has_string_number,
         -- identifies a session event's content: equal hashes mean the same values
         hash(
             session_id, charger_id, user_id, energy_wh, total_cost_eur, started_epoch_s, ended_epoch_s
