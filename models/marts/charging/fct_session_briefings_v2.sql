@@ -11,10 +11,12 @@
         {%- endfor -%}
     {%- endfor -%}
 {%- endfor -%}
+{{ session_scoped_config() }}
 with
 
 briefings as (
     select * from {{ ref('fct_session_briefings', v=1) }}
+    where {{ is_session_refreshed() }}
 ),
 
 session_readings as (
@@ -23,6 +25,7 @@ session_readings as (
         interval_s,
         is_gap_before
     from {{ ref('int_session_readings_integrated') }}
+    where {{ is_session_refreshed() }}
 ),
 
 -- Time covered by readings: the intervals between consecutive readings that are not gaps.
