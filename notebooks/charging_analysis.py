@@ -19,8 +19,8 @@
 # This notebook answers the warehouse's questions with short DuckDB queries over the **marts**
 # (schema `marts`: `fct_session_briefings`, `fct_charging_profiles`, `rpt_big_changes`,
 # `rpt_compressed_charging_profiles`, `fct_charger_summaries`, `rpt_quarantined_lines`,
-# `rpt_ingestion_reconciliation`, `rpt_unexpected_keys`, and for the fleet `dim_chargers`,
-# `fct_charger_days`, `rpt_user_monthly_energy`) and offline matplotlib charts:
+# `rpt_ingestion_reconciliation`, `rpt_unexpected_keys`, for the fleet `dim_chargers`,
+# `fct_charger_days`, `rpt_user_monthly_energy`, and `fct_anomalies`) and offline matplotlib charts:
 #
 # 1. What data went in, and what the data-quality layer did with it.
 # 2. How long sessions last, and how much of that time is spent charging.
@@ -33,11 +33,13 @@
 # 7. The fleet in each charger's local time: when cars plug in, the energy per month, sessions
 #    per charger, how often three-phase chargers charge on one phase, and how fully each charger
 #    is used.
+# 8. The anomalies the detectors found, by kind and severity, and one of each kind charted.
 #
 # Every answer below is computed from the data shown above it. The notebook reads the warehouse's
 # rules as the marts state them: flags, counts and the thresholds they were built with are columns
 # (`threshold_pct` and `deadband` of `rpt_big_changes`, `energy_mismatch_tolerance` of
-# `fct_session_briefings`), so nothing here recomputes a model's rule or reads `dbt_project.yml`.
+# `fct_session_briefings`, `limit_value` and `expected_value` of `fct_anomalies`), so nothing here
+# recomputes a model's rule or reads `dbt_project.yml`.
 #
 # **Times are true time.** A charger whose clock was reset stamps its sessions and readings years
 # back; the marts correct them (`clock_offset_s`, `is_clock_corrected`). Every date, chart and
@@ -68,6 +70,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -101,8 +104,8 @@ print(f"session to brief: {BRIEF_SESSION_ID or 'chosen by query'}")
 # The warehouse file is attached **read-only** only while the marts (schema `marts`) are copied
 # into an in-memory DuckDB database, then detached at once, so a `dbt build` writing the file is
 # never blocked for more than a moment. The charging profile is copied for the briefed session
-# only; the fleet-wide reading figures are aggregated while the file is attached. All later queries
-# run in memory.
+# only, and around the anomalies charted in section 8; the fleet-wide reading figures are aggregated
+# while the file is attached. All later queries run in memory.
 
 # %% tags=["load-marts"]
 # %matplotlib inline
@@ -126,6 +129,7 @@ COPIED_MARTS = (
     "dim_chargers",
     "fct_charger_days",
     "rpt_user_monthly_energy",
+    "fct_anomalies",
 )
 
 # The default session: a three-phase session with complete telemetry (no sparse coverage, no gap,
@@ -154,6 +158,19 @@ order by
 limit 1
 """
 
+# The anomaly of each kind that section 8 charts: the most severe (critical before warning), ties
+# broken by the lowest anomaly_id, a hash that stays the same from build to build.
+ANOMALY_EXAMPLES_SQL = """
+select *
+from fct_anomalies
+qualify row_number() over (
+    partition by kind
+    order by severity = 'critical' desc, anomaly_id
+) = 1
+"""
+# The charts show the readings from this long before an anomaly's start to this long after its end.
+ANOMALY_MARGIN_MIN = 60
+
 db = duckdb.connect()  # in memory
 quoted_path = str(WAREHOUSE_PATH).replace("'", "''")
 db.execute(f"attach '{quoted_path}' as warehouse (read_only)")
@@ -166,6 +183,33 @@ try:
         "create table session_profile as select * from warehouse.marts.fct_charging_profiles"
         " where session_id = ? order by reading_seq",
         [BRIEF_SESSION_ID],
+    )
+    db.execute(f"create table anomaly_examples as {ANOMALY_EXAMPLES_SQL}")
+    # Readings exist only inside sessions: an anomaly on an idle charger gets those of the sessions
+    # around it, if any.
+    db.execute(
+        """
+        create table anomaly_readings as
+        select
+            anomaly_examples.anomaly_id,
+            profiles.session_id,
+            profiles.reading_seq,
+            profiles.corrected_measured_at,
+            profiles.current_l1_a, profiles.current_l2_a, profiles.current_l3_a,
+            profiles.voltage_l1_v, profiles.voltage_l2_v, profiles.voltage_l3_v,
+            profiles.temperature_l1_c, profiles.temperature_l2_c, profiles.temperature_l3_c,
+            profiles.power_kw,
+            profiles.is_gap_before,
+            profiles.accumulated_energy_kwh
+        from anomaly_examples
+        inner join warehouse.marts.fct_charging_profiles as profiles
+            on anomaly_examples.charger_id = profiles.charger_id
+            and profiles.corrected_measured_at
+                between anomaly_examples.started_at - to_minutes(?)
+                and anomaly_examples.ended_at + to_minutes(?)
+        order by anomaly_examples.anomaly_id, profiles.corrected_measured_at, profiles.session_id
+        """,
+        [ANOMALY_MARGIN_MIN, ANOMALY_MARGIN_MIN],
     )
     db.execute("""
         create table readings_by_layout as
@@ -216,6 +260,7 @@ FORMATS = {
     "kwh": "{:,.2f}",
     "kw": "{:,.1f}",
     "h": "{:,.2f}",
+    "min": "{:,.1f}",
     "eur": "{:,.2f}",
     "share": "{:.1%}",
     "pct": "{:.1f} %",
@@ -1811,6 +1856,393 @@ answer(
     f"{fleet_days.charging_share:.1%} of the time; the most used, charger "
     f"{most_used.charger_id}, had a car plugged in {most_used.plugged_in_share:.0%} of the time."
 )
+
+# %% [markdown]
+# ## 8. Anomalies
+#
+# **Question:** which anomalies did the detectors find (voltage sags and swells, overheating, phase
+# losses, stuck sensors, energy mismatches), how many of each kind and severity, on how many
+# chargers and for how long, and what did the detectors see in one anomaly of each kind?
+#
+# `fct_anomalies` holds one row per anomaly: the detectors' runs of flagged readings of one kind on
+# one charger phase, merged, and the sessions whose briefing has an energy mismatch (README,
+# "Anomaly detection"). Its times are true time; `critical` marks an anomaly that needs action now
+# (a voltage beyond the deep limit, a temperature at the stop limit or a thermal trip, a phase
+# loss), `warning` the others; `detectors` lists the rules that found it.
+
+# %% tags=["anomaly-table"]
+anomalies_by_kind = sql("""
+with anomaly_detectors as (
+    select kind, severity, unnest(string_split(detectors, ',')) as detector
+    from fct_anomalies
+),
+
+detectors_by_kind as (
+    select kind, severity, string_agg(distinct detector, ', ' order by detector) as detectors
+    from anomaly_detectors
+    group by all
+)
+
+select
+    fct_anomalies.kind,
+    fct_anomalies.severity,
+    count(*) as anomalies,
+    count(distinct fct_anomalies.charger_id) as chargers,
+    count(*) filter (where fct_anomalies.session_id is null) as outside_sessions,
+    sum(fct_anomalies.duration_s) / 60 as total_duration_min,
+    max(fct_anomalies.duration_s) / 60 as longest_min,
+    any_value(detectors_by_kind.detectors) as detectors
+from fct_anomalies
+inner join detectors_by_kind
+    on fct_anomalies.kind = detectors_by_kind.kind
+    and fct_anomalies.severity = detectors_by_kind.severity
+group by fct_anomalies.kind, fct_anomalies.severity
+""")
+# The kinds in the order the detectors are documented; one the notebook does not know stops it here,
+# before a kind goes uncharted.
+ANOMALY_KINDS = {
+    "voltage_sag": ("Voltage sag", "voltage sags"),
+    "voltage_swell": ("Voltage swell", "voltage swells"),
+    "overheating": ("Overheating", "overheatings"),
+    "phase_loss": ("Phase loss", "phase losses"),
+    "stuck_sensor": ("Stuck sensor", "stuck sensors"),
+    "energy_mismatch": ("Energy mismatch", "energy mismatches"),
+}
+unknown_kinds = sorted(set(anomalies_by_kind["kind"]) - set(ANOMALY_KINDS))
+if unknown_kinds:
+    raise ValueError(f"fct_anomalies holds kinds this notebook cannot chart: {unknown_kinds}")
+kind_order = {kind: position for position, kind in enumerate(ANOMALY_KINDS)}
+anomalies_by_kind = anomalies_by_kind.sort_values(
+    ["kind", "severity"],
+    key=lambda column: column.map(kind_order) if column.name == "kind" else column,
+).reset_index(drop=True)
+display(
+    table(
+        anomalies_by_kind.assign(
+            kind_severity=anomalies_by_kind["kind"] + " / " + anomalies_by_kind["severity"]
+        ),
+        {
+            "kind_severity": "kind / severity",
+            "anomalies": "anomalies",
+            "chargers": "chargers",
+            "outside_sessions": "outside a session",
+            "total_duration_min": "total duration (min)",
+            "longest_min": "longest (min)",
+            "detectors": "found by",
+        },
+        {
+            "anomalies": "count",
+            "chargers": "count",
+            "outside_sessions": "count",
+            "total_duration_min": "min",
+            "longest_min": "min",
+        },
+    )
+)
+
+# %% [markdown]
+# One anomaly of each kind that `fct_anomalies` holds, chosen by the query
+# `ANOMALY_EXAMPLES_SQL` of the loading cell: the most severe (critical before warning), ties broken
+# by the lowest `anomaly_id` (a hash, the same in every build). Each chart shows the charger's
+# readings (`fct_charging_profiles`, true time) from an hour before the anomaly's start to an hour
+# after its end, with the anomaly's span shaded (`started_at` to `ended_at`) and gaps in the
+# telemetry hatched; the anomaly's phase is drawn bold, the others faint. The top panel is the
+# anomaly's `measure`; the bottom one what the detector weighs it against: the current (the load
+# that a phase's learned voltage and temperature follow), the voltage for a phase loss (a phase
+# whose voltage is gone lost its supply), the power for an energy mismatch, whose top panel is the
+# session's accumulated energy (measured plus estimated across gaps) against the energy it reported.
+#
+# **Limits.** The horizontal lines are the mart's own evidence: `limit_value` (dashed), the limit
+# that the rule of the anomaly's worst episode applied, and `expected_value` (dotted), what was
+# expected at its worst reading. When a learned baseline found the worst episode, its limit is the
+# edge of the phase's own band, not a fixed one. The fixed limits are vars that `fct_anomalies` does
+# not carry as columns, so they are named here and not drawn: the EN 50160 band, Un ± var
+# `voltage_band_share` around Un = var `nominal_voltage_v` (judged on 10-minute means), the deep
+# limit Un ± var `voltage_deep_share` (judged on raw readings), the temperature limit var
+# `temperature_limit_c` and the stop limit var `temperature_stop_c`. A stuck sensor has no limit:
+# its rule is a duration (var `stuck_min_readings` readings over var `stuck_min_duration_s`). An
+# energy mismatch's band is the briefing's `energy_mismatch_tolerance` around the reported energy.
+#
+# The marts hold readings only inside sessions: for an anomaly on an idle charger, outside every
+# session, the chart shows its span over whatever readings of the charger lie around it, and its
+# text says so.
+
+# %% tags=["anomaly-examples"]
+# What each detector checks, for the text under a chart (the rules themselves live in the models).
+DETECTOR_RULES = {
+    "voltage_10min_mean": "a 10-minute mean voltage outside the EN 50160 band",
+    "voltage_deep_reading": "raw readings beyond the deep limit",
+    "voltage_baseline": "a voltage away from what the phase's learned baseline expects at its "
+    "current",
+    "temperature_limit": "a sustained temperature at or above the temperature limit",
+    "temperature_rise_rate": "a temperature rising faster than a steady load explains",
+    "temperature_baseline": "a temperature above what the phase's learned rise per ampere explains",
+    "phase_current_lost": "a phase without current while the two others charge",
+    "voltage_frozen": "one voltage repeated on consecutive readings while the reading's other "
+    "values move",
+    "energy_reconciliation": "the briefing's energy mismatch: telemetry energy outside the "
+    "tolerance around the reported energy",
+}
+# The panel under each measure: what the detector weighs the anomaly against.
+CONTEXT_MEASURE = {"voltage_v": "current_a", "temperature_c": "current_a", "current_a": "voltage_v"}
+MEASURE_UNITS = {"voltage_v": "V", "temperature_c": "°C", "current_a": "A"}
+examples = sql("select * from anomaly_examples").sort_values(
+    "kind", key=lambda column: column.map(kind_order)
+)
+example_readings = sql("select * from anomaly_readings")
+session_tolerances = sql("""
+select fct_session_briefings.session_id, fct_session_briefings.energy_mismatch_tolerance
+from fct_session_briefings
+inner join anomaly_examples on fct_session_briefings.session_id = anomaly_examples.session_id
+""").set_index("session_id")["energy_mismatch_tolerance"]
+
+
+def duration(seconds: float) -> str:
+    """A duration for a sentence: minutes below an hour, else hours."""
+    return f"{num(seconds / 60, 0)} min" if seconds < 3600 else f"{num(seconds / 3600)} h"
+
+
+def with_breaks(readings: pd.DataFrame) -> pd.DataFrame:
+    """``readings`` with a blank row just before each gap and each change of session, so that no
+    line is drawn across lost telemetry or from one session into the next."""
+    breaks = readings["is_gap_before"] | (readings["session_id"] != readings["session_id"].shift())
+    breaks.iloc[:1] = False
+    blanks = readings.loc[breaks, ["corrected_measured_at"]] - pd.Timedelta(milliseconds=1)
+    return pd.concat([readings, blanks]).sort_values("corrected_measured_at", kind="stable")
+
+
+def draw_phases(ax: plt.Axes, drawn: pd.DataFrame, measure: str, anomaly_phase: str) -> None:
+    """Draw ``measure`` (such as ``voltage_v``) per phase, the anomaly's phase bold."""
+    name, unit = measure.split("_")
+    for phase in PHASES:
+        column = f"{name}_{phase}_{unit}"
+        if drawn[column].notna().any():
+            is_anomaly_phase = phase.upper() == anomaly_phase
+            ax.plot(
+                drawn["corrected_measured_at"],
+                drawn[column],
+                color=PHASE_COLORS[phase],
+                linewidth=1.6 if is_anomaly_phase else 0.8,
+                alpha=1 if is_anomaly_phase else 0.4,
+                label=phase.upper(),
+            )
+    ax.set_ylabel(f"{name} ({MEASURE_UNITS[measure]})")
+
+
+def evidence(example: pd.Series, readings: pd.DataFrame) -> str:
+    """What the detector saw, in the anomaly's own evidence values."""
+    unit = MEASURE_UNITS.get(example.measure)
+    worst, expected, limit = example.extreme_value, example.expected_value, example.limit_value
+    expected_text = (
+        f"{num(expected)} {unit} was expected (dotted)"
+        if pd.notna(expected)
+        else "no learned baseline was known yet"
+    )
+    if example.kind in ("voltage_sag", "voltage_swell"):
+        moved = "fell" if example.kind == "voltage_sag" else "rose"
+        return (
+            f"At its worst the voltage of {example.phase} {moved} to {num(worst)} V, where "
+            f"{expected_text}; the rule's limit was {num(limit)} V (dashed). The EN 50160 band "
+            f"(var `nominal_voltage_v` ± var `voltage_band_share`) is not a column of the mart "
+            f"and is not drawn."
+        )
+    if example.kind == "overheating":
+        return (
+            f"The sustained temperature of {example.phase} reached {num(worst)} °C, where the "
+            f"phase's load explains {num(expected)} °C (dotted); the rule's limit was "
+            f"{num(limit)} °C (dashed). The fixed limit (var `temperature_limit_c`) is not a "
+            f"column of the mart and is not drawn. The current below is the load that heats the "
+            f"terminals."
+        )
+    if example.kind == "phase_loss":
+        return (
+            f"The current of {example.phase} fell to {num(worst, 2)} A, at most its limit of "
+            f"{num(limit, 2)} A (dashed), while the two other phases carried {num(expected, 2)} A "
+            f"(dotted); below, the voltage of each phase."
+        )
+    if example.kind == "stuck_sensor":
+        phase = example.phase.lower()
+        inside = readings[
+            readings["corrected_measured_at"].between(example.started_at, example.ended_at)
+        ]
+        others = inside[[f"voltage_{other}_v" for other in PHASES if other != phase]]
+        return (
+            f"The voltage of {example.phase} read {num(worst)} V on "
+            f"{int((inside[f'voltage_{phase}_v'] == worst).sum())} of the {len(inside)} readings "
+            f"of its span, while the other phases' voltages kept moving (faint, "
+            f"{num(others.min().min())} V to {num(others.max().max())} V) and so did its current "
+            f"({num(inside[f'current_{phase}_a'].min(), 2)} A to "
+            f"{num(inside[f'current_{phase}_a'].max(), 2)} A, below). A stuck sensor has no limit "
+            f"value."
+        )
+    if example.kind == "energy_mismatch":
+        tolerance = session_tolerances[example.session_id]
+        return (
+            f"The session's telemetry accounts for {num(worst / 1000, 2)} kWh (measured plus "
+            f"estimated across gaps, where the accumulated energy ends) against "
+            f"{num(expected / 1000, 2)} kWh reported (ratio {worst / expected:.3f}); the band of "
+            f"±{tolerance * 100:g} % around the reported energy ends at {num(limit / 1000, 2)} kWh "
+            f"(dashed)."
+        )
+    raise ValueError(f"no chart for anomaly kind {example.kind}")
+
+
+# The top panel of each chart, by kind.
+anomaly_axes = {}
+for _, example in examples.iterrows():
+    readings = example_readings[example_readings["anomaly_id"] == example.anomaly_id]
+    drawn = with_breaks(readings)
+    found_by = "; ".join(
+        f"`{detector}` ({DETECTOR_RULES.get(detector, 'see the README')})"
+        for detector in example.detectors.split(",")
+    )
+    where = f"phase {example.phase}, " if pd.notna(example.phase) else ""
+    if pd.isna(example.session_id):
+        where += "outside every session"
+        if readings.empty:
+            readings_note = (
+                " The marts hold no reading of this charger around it (readings are kept only "
+                "inside sessions), so only its span is drawn."
+            )
+        else:
+            readings_note = (
+                " The readings drawn are those of the sessions around it: its own are not in the "
+                "marts, which keep readings only inside sessions."
+            )
+    else:
+        where += f"session {int(example.session_id)}"
+        readings_note = ""
+    display(
+        Markdown(
+            f"**{ANOMALY_KINDS[example.kind][0]}** (`{example.kind}`, {example.severity}): anomaly "
+            f"`{example.anomaly_id}` on charger {example.charger_id}, {where}, from "
+            f"{example.started_at:%Y-%m-%d %H:%M:%S} to {example.ended_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({duration(example.duration_s)}). Found by {found_by}. "
+            f"{evidence(example, readings)}{readings_note}"
+        )
+    )
+
+    fig, (top_ax, bottom_ax) = plt.subplots(
+        2, 1, figsize=(11, 6), sharex=True, height_ratios=(2, 1)
+    )
+    if example.kind == "energy_mismatch":
+        # Accumulated energy is bridged across gaps (the estimate), as in section 3.
+        session = readings[readings["session_id"] == example.session_id]
+        top_ax.plot(
+            session["corrected_measured_at"],
+            session["accumulated_energy_kwh"],
+            color="tab:brown",
+            label="accumulated energy (measured + estimated)",
+        )
+        reported_kwh = example.expected_value / 1000
+        tolerance = session_tolerances[example.session_id]
+        top_ax.axhspan(
+            reported_kwh * (1 - tolerance),
+            reported_kwh * (1 + tolerance),
+            color="tab:green",
+            alpha=0.12,
+            label=f"±{tolerance * 100:g} % tolerance",
+        )
+        top_ax.axhline(
+            reported_kwh,
+            color="black",
+            linestyle=":",
+            label=f"reported (expected_value, {reported_kwh:.2f} kWh)",
+        )
+        top_ax.axhline(
+            example.limit_value / 1000,
+            color="tab:red",
+            linestyle="--",
+            label=f"edge of the tolerance (limit_value, {example.limit_value / 1000:.2f} kWh)",
+        )
+        top_ax.set_ylabel("energy (kWh)")
+        bottom_ax.plot(
+            drawn["corrected_measured_at"], drawn["power_kw"], color="black", linewidth=0.9
+        )
+        bottom_ax.set_ylabel("total power (kW)")
+    else:
+        unit = MEASURE_UNITS[example.measure]
+        draw_phases(top_ax, drawn, example.measure, example.phase)
+        if pd.notna(example.expected_value):
+            top_ax.axhline(
+                example.expected_value,
+                color="black",
+                linestyle=":",
+                label=f"expected at the worst reading (expected_value, "
+                f"{example.expected_value:.1f} {unit})",
+            )
+        if pd.notna(example.limit_value):
+            top_ax.axhline(
+                example.limit_value,
+                color="tab:red",
+                linestyle="--",
+                label=f"limit its rule applied (limit_value, {example.limit_value:.1f} {unit})",
+            )
+        draw_phases(bottom_ax, drawn, CONTEXT_MEASURE[example.measure], example.phase)
+    for ax in (top_ax, bottom_ax):
+        ax.axvspan(
+            example.started_at,
+            example.ended_at,
+            color="tab:red",
+            alpha=0.12,
+            label="anomaly" if ax is top_ax else None,
+        )
+        if len(readings):
+            ax.fill_between(
+                readings["corrected_measured_at"],
+                0,
+                readings["is_gap_before"].astype(float),
+                step="pre",
+                transform=ax.get_xaxis_transform(),
+                facecolor="none",
+                edgecolor="tab:gray",
+                hatch="xx",
+                linewidth=0,
+                label="gap in telemetry"
+                if ax is top_ax and readings["is_gap_before"].any()
+                else None,
+            )
+    margin = pd.Timedelta(minutes=ANOMALY_MARGIN_MIN)
+    bottom_ax.set_xlim(example.started_at - margin, example.ended_at + margin)
+    locator = mdates.AutoDateLocator()
+    bottom_ax.xaxis.set_major_locator(locator)
+    bottom_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    bottom_ax.set_xlabel("time (UTC, true time)")
+    top_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    top_ax.set_title(
+        f"{ANOMALY_KINDS[example.kind][0]} ({example.severity}) on charger {example.charger_id}"
+        + (f", phase {example.phase}" if pd.notna(example.phase) else "")
+        + (f", session {int(example.session_id)}" if pd.notna(example.session_id) else "")
+    )
+    fig.tight_layout()
+    plt.show()
+    anomaly_axes[example.kind] = top_ax
+
+# %% tags=["answer"]
+by_kind = anomalies_by_kind.groupby("kind", sort=False)["anomalies"].sum()
+kind_counts = ", ".join(
+    f"{count} {ANOMALY_KINDS[kind][count != 1].lower()}" for kind, count in by_kind.items()
+)
+fleet_anomalies = sql("""
+select
+    count(*) as anomalies,
+    count(distinct charger_id) as chargers,
+    count(*) filter (where severity = 'critical') as critical,
+    count(*) filter (where session_id is null) as outside_sessions,
+    sum(duration_s) as total_duration_s
+from fct_anomalies
+""").iloc[0]
+if fleet_anomalies.anomalies:
+    answer(
+        f"The detectors found {int(fleet_anomalies.anomalies)} anomalies on "
+        f"{int(fleet_anomalies.chargers)} chargers, {int(fleet_anomalies.critical)} of them "
+        f"critical: {kind_counts}; together they last "
+        f"{duration(fleet_anomalies.total_duration_s)}. "
+        f"{int(fleet_anomalies.outside_sessions) or 'None'} of them lie outside every session. "
+        f"One anomaly of each of the {len(examples)} kinds is charted above."
+    )
+else:
+    answer("The detectors found 0 anomalies in this warehouse: there is nothing to chart.")
 
 # %%
 db.close()

@@ -29,6 +29,7 @@ import yaml
 from conftest import PROJECT_DIR, DefaultWarehouse, query, query_dicts
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from chargerlogs.notebook import (
     DEFAULT_SOURCE,
@@ -47,6 +48,7 @@ SECTION_HEADINGS = (
     "## 5. Average session time per charger",
     "## 6. Reported versus telemetry-integrated energy",
     "## 7. The fleet in local time",
+    "## 8. Anomalies",
 )
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_NOTEBOOK_SECONDS = 60
@@ -894,6 +896,180 @@ def test_plug_in_heat_map_draws_local_start_hours(
     assert grid != utc
 
 
+# The anomaly of each kind that section 8 charts, written apart from the notebook's window query:
+# the lowest id among the kind's critical anomalies, else among all of them.
+ANOMALY_EXAMPLES_SQL = """
+select kind, coalesce(min(anomaly_id) filter (where severity = 'critical'), min(anomaly_id))
+from marts.fct_anomalies
+group by kind
+"""
+ANOMALY_CHART_TEXT = re.compile(
+    r"\*\*[^*]+\*\* \(`(\w+)`, (critical|warning)\): anomaly `([0-9a-f]{32})` on charger (\d+), "
+    r".*from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) to (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC"
+)
+
+
+def anomaly_charts(notebook: Any) -> list[tuple[str, bytes]]:
+    """What the anomaly examples' cell showed, in order: each text and the chart after it."""
+    (cell,) = tagged_cells(notebook, "anomaly-examples")
+    shown = [
+        output["data"]
+        for output in cell.outputs
+        if "text/markdown" in output.get("data", {}) or "image/png" in output.get("data", {})
+    ]
+    texts = [data["text/markdown"] for data in shown[0::2] if "text/markdown" in data]
+    images = [base64.b64decode(data["image/png"]) for data in shown[1::2] if "image/png" in data]
+    # Text, chart, text, chart, ...: each text is followed by its chart, and nothing else is shown.
+    assert len(texts) == len(images) == len(shown) / 2, [sorted(data) for data in shown]
+    return list(zip(texts, images, strict=True))
+
+
+def charted_anomalies(notebook: Any) -> dict[str, dict[str, Any]]:
+    """The anomaly charted for each kind, as its text names it."""
+    charted = {}
+    for text, image in anomaly_charts(notebook):
+        assert image.startswith(PNG_MAGIC)
+        match = ANOMALY_CHART_TEXT.match(text)
+        assert match, text
+        assert match[1] not in charted, f"two charts of {match[1]}"
+        charted[match[1]] = {
+            "severity": match[2],
+            "anomaly_id": match[3],
+            "charger_id": int(match[4]),
+            "started_at": match[5],
+            "ended_at": match[6],
+            "text": text,
+        }
+    return charted
+
+
+def test_anomalies_section_charts_one_anomaly_of_each_kind_in_the_mart(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    charted = charted_anomalies(executed.notebook)
+    examples = dict(query(warehouse_file, ANOMALY_EXAMPLES_SQL))
+    # Every kind the mart holds has its chart, and no other kind has one.
+    assert set(charted) == set(examples)
+    # The default dataset holds every kind the detectors know.
+    assert len(examples) == 6
+    assert {kind: chart["anomaly_id"] for kind, chart in charted.items()} == examples
+    rows = query_dicts(
+        warehouse_file,
+        "select * from marts.fct_anomalies where anomaly_id in (select unnest(?))",
+        [list(examples.values())],
+    )
+    for row in rows:
+        chart = charted[row["kind"]]
+        assert chart["severity"] == row["severity"]
+        assert chart["charger_id"] == row["charger_id"]
+        assert chart["started_at"] == f"{row['started_at']:%Y-%m-%d %H:%M:%S}"
+        assert chart["ended_at"] == f"{row['ended_at']:%Y-%m-%d %H:%M:%S}"
+        for detector in row["detectors"].split(","):
+            assert f"`{detector}`" in chart["text"]
+    # The fixed limits the mart does not carry are named by their vars.
+    assert "var `voltage_band_share`" in charted["voltage_sag"]["text"]
+    assert "var `temperature_limit_c`" in charted["overheating"]["text"]
+
+
+def test_notebook_charts_only_the_kinds_a_warehouse_holds(
+    warehouse_file: Path, tmp_path: Path
+) -> None:
+    warehouse = copy_warehouse(warehouse_file, tmp_path)
+    connection = duckdb.connect(str(warehouse))
+    try:
+        connection.execute(
+            "delete from marts.fct_anomalies where kind in ('voltage_swell', 'energy_mismatch')"
+        )
+    finally:
+        connection.close()
+    run = run_notebook(warehouse, tmp_path / "out")
+    notebook = nbformat.read(run.notebook_path, as_version=4)
+    charted = charted_anomalies(notebook)
+    assert set(charted) == {"voltage_sag", "overheating", "phase_loss", "stuck_sensor"}
+    assert {kind: chart["anomaly_id"] for kind, chart in charted.items()} == dict(
+        query(warehouse, ANOMALY_EXAMPLES_SQL)
+    )
+    assert "One anomaly of each of the 4 kinds is charted above." in answer_of_section(notebook, 8)
+
+
+def test_notebook_stops_on_an_anomaly_kind_it_cannot_chart(
+    warehouse_file: Path, tmp_path: Path
+) -> None:
+    warehouse = copy_warehouse(warehouse_file, tmp_path)
+    connection = duckdb.connect(str(warehouse))
+    try:
+        connection.execute(
+            "update marts.fct_anomalies set kind = 'ground_fault' where kind = 'stuck_sensor'"
+        )
+    finally:
+        connection.close()
+    with pytest.raises(CellExecutionError, match=r"cannot chart: \['ground_fault'\]"):
+        run_notebook(warehouse, tmp_path / "out")
+
+
+def anomaly_table(notebook: Any) -> dict[str, list[str]]:
+    """The anomaly table's cells, by row label (kind / severity)."""
+    (cell,) = tagged_cells(notebook, "anomaly-table")
+    (html,) = [
+        output["data"]["text/html"]
+        for output in cell.outputs
+        if "text/html" in output.get("data", {})
+    ]
+    body = html.split("<tbody>")[1]
+    return {
+        row[0]: re.findall(r"<td>([^<]*)</td>", row[1])
+        for row in re.findall(r"<tr>\s*<th>([^<]*)</th>(.*?)</tr>", body, re.S)
+    }
+
+
+def test_anomaly_table_and_answer_count_the_mart(
+    executed: ExecutedNotebook, warehouse_file: Path
+) -> None:
+    expected = query(
+        warehouse_file,
+        """
+        select kind || ' / ' || severity, count(*), count(distinct charger_id),
+            count(*) filter (where session_id is null), sum(duration_s) / 60
+        from marts.fct_anomalies
+        group by kind, severity
+        """,
+    )
+    shown = anomaly_table(executed.notebook)
+    assert set(shown) == {row[0] for row in expected}
+    for label, anomalies, chargers, outside, total_min in expected:
+        cells = shown[label]
+        assert [int(cells[0]), int(cells[1]), int(cells[2])] == [anomalies, chargers, outside]
+        assert number(cells[3]) == pytest.approx(total_min, abs=0.05)
+    match = re.search(
+        r"found (\d+) anomalies on (\d+) chargers, (\d+) of them critical: (.*); together they "
+        r"last ([\d.]+) (min|h)\. (None|\d+) of them lie outside every session\. One anomaly of "
+        r"each of the (\d+) kinds is charted above\.",
+        answer_of_section(executed.notebook, 8),
+    )
+    assert match
+    anomalies, chargers, critical, outside, total_s, kinds = query(
+        warehouse_file,
+        """
+        select count(*), count(distinct charger_id), count(*) filter (where severity = 'critical'),
+            count(*) filter (where session_id is null), sum(duration_s), count(distinct kind)
+        from marts.fct_anomalies
+        """,
+    )[0]
+    assert [int(match[1]), int(match[2]), int(match[3])] == [anomalies, chargers, critical]
+    assert int(match[7] if match[7] != "None" else 0) == outside
+    assert int(match[8]) == kinds
+    stated_s = float(match[5]) * (3600 if match[6] == "h" else 60)
+    assert stated_s == pytest.approx(total_s, abs=0.05 * 3600)
+    # Each kind with its count: "3 voltage sags, 1 voltage swell, ...".
+    by_kind = query(warehouse_file, "select kind, count(*) from marts.fct_anomalies group by kind")
+    listed = match[4].split(", ")
+    assert len(listed) == len(by_kind)
+    for kind, count in by_kind:
+        words = kind.replace("_", " ")
+        assert any(re.fullmatch(rf"{count} {words}(?:e?s)?", item) for item in listed), listed
+    assert anomalies > 0 and critical > 0
+
+
 def marts_read_by_the_notebook() -> set[str]:
     """The marts the notebook source copies or reads from the warehouse."""
     source = DEFAULT_SOURCE.read_text(encoding="utf-8")
@@ -941,7 +1117,8 @@ def test_notebook_briefs_the_session_it_is_given(warehouse_file: Path, tmp_path:
 
 # Run in the kernel after the notebook: what its charts drew, read back from the matplotlib
 # objects it left in the cells' names (`day_ax`: sessions per day; `energy_ax`: the profile's
-# accumulated energy).
+# accumulated energy; `anomaly_axes`: the top panel of each anomaly's chart, by kind, its span in
+# UNIX seconds and its lines' values).
 CHART_PROBE = """
 import json
 
@@ -965,7 +1142,21 @@ estimate_bands = [
 bridges = [
     line for line in energy_ax.get_lines() if line.get_label() == "gap bridged by the estimate"
 ]
+
+
+def anomaly_chart(ax):
+    (span,) = [patch for patch in ax.patches if patch.get_label() == "anomaly"]
+    return {
+        "span_s": [span.get_x() * 86400, (span.get_x() + span.get_width()) * 86400],
+        "lines": {
+            line.get_label(): [float(y) for y in line.get_ydata() if not numpy.isnan(y)]
+            for line in ax.get_lines()
+        },
+    }
+
+
 print(json.dumps({
+    "anomaly_charts": {kind: anomaly_chart(ax) for kind, ax in anomaly_axes.items()},
     "plug_in_grid": plug_in_ax.images[0].get_array().tolist(),
     "day_bars": {container.get_label(): bar_days(container) for container in day_ax.containers},
     "estimate_hatches": [band.get_hatch() for band in estimate_bands],
@@ -1103,6 +1294,58 @@ def test_profile_draws_the_estimated_energy_apart(
     )
     assert bridge["x"] == pytest.approx([row[0] for row in gap_edges])
     assert len(bridge["x"]) >= 2
+
+
+def test_anomaly_charts_shade_the_span_and_draw_the_marts_limits(
+    clock_corrected_session: tuple[int, ProbedNotebook], warehouse_file: Path
+) -> None:
+    charts = clock_corrected_session[1].charts["anomaly_charts"]
+    examples = dict(query(warehouse_file, ANOMALY_EXAMPLES_SQL))
+    assert set(charts) == set(examples)
+    for kind, anomaly_id in examples.items():
+        (row,) = query_dicts(
+            warehouse_file,
+            """
+            select *, epoch(started_at) as started_s, epoch(ended_at) as ended_s
+            from marts.fct_anomalies
+            where anomaly_id = ?
+            """,
+            [anomaly_id],
+        )
+        chart = charts[kind]
+        assert chart["span_s"] == pytest.approx([row["started_s"], row["ended_s"]], abs=0.01)
+        lines = chart["lines"]
+        # The limit and the expected value are the mart's, drawn as horizontal lines (none for a
+        # stuck sensor, which has neither).
+        scale = 1000 if kind == "energy_mismatch" else 1
+        for column in ("limit_value", "expected_value"):
+            drawn = [values for label, values in lines.items() if f"({column}" in label]
+            if row[column] is None:
+                assert drawn == [], (kind, column)
+            else:
+                assert drawn == [pytest.approx([row[column] / scale] * 2)], (kind, column)
+        if kind == "energy_mismatch":
+            # The session's accumulated energy ends at its telemetry energy.
+            (energy,) = [values for label, values in lines.items() if "accumulated" in label]
+            assert energy[-1] == pytest.approx(row["extreme_value"] / 1000)
+            continue
+        # The anomaly's phase: every reading the marts hold from an hour before to an hour after.
+        name, unit = row["measure"].split("_")
+        column = f"{name}_{row['phase'].lower()}_{unit}"
+        readings = query(
+            warehouse_file,
+            f"""
+            select {column}
+            from marts.fct_charging_profiles
+            where charger_id = ? and {column} is not null
+                and corrected_measured_at between ?::timestamp - interval 1 hour
+                and ?::timestamp + interval 1 hour
+            order by corrected_measured_at, session_id
+            """,
+            [row["charger_id"], row["started_at"], row["ended_at"]],
+        )
+        assert lines[row["phase"]] == pytest.approx([reading[0] for reading in readings])
+        assert len(readings) > 0
 
 
 def test_briefing_of_a_reset_clock_session_states_the_correction(
