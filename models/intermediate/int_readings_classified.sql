@@ -9,13 +9,56 @@
     on_schema_change='sync_all_columns',
     post_hook=["{{ restore_raw_lines() }}"],
 ) }}
+{%- set charging_as_amperes = 'current_l{p}_a * 100 >= ' ~ var('charging_current_min_a') -%}
 with
 
-readings as (
+parsed_readings as (
     select * from {{ ref('stg_charger_logs__readings') }}
     {%- if is_incremental() %}
         where {{ new_log_files_filter('charger_log_status') }}
     {%- endif %}
+),
+
+-- A unit change shows in the range of a charger's values, not in one line: the well-formed readings
+-- of one charger in one file are judged together (docs/schema_policy.md, vars unit_check_*); a
+-- file is always classified whole, in one build. sum(case ...) rather than count(*) filter (...):
+-- DuckDB evaluates a window aggregate with a filter row by row over the whole partition.
+units_measured as (
+    select
+        *,
+        sum(case when {{ any_phase(charging_as_amperes) }} then 1 else 0 end) over file_charger
+            as charging_currents_as_amperes,
+        max(greatest(current_l1_a, current_l2_a, current_l3_a)) over file_charger as max_current_a,
+        sum(case when {{ any_phase('voltage_l{p}_v > 0') }} then 1 else 0 end) over file_charger
+            as voltages_above_zero,
+        max(greatest(voltage_l1_v, voltage_l2_v, voltage_l3_v)) over file_charger as max_voltage_v
+    from parsed_readings
+    window file_charger as (partition by source_file, charger_id, reason_code is null)
+),
+
+-- Current in amperes: read as centiamperes none reaches unit_check_current_max_a, yet at least
+-- unit_check_min_readings are charging currents read as amperes (var charging_current_min_a).
+-- Voltage in kilovolts: at least unit_check_min_readings voltages above 0, none reaching
+-- unit_check_voltage_max_v.
+readings as (
+    select
+        * exclude (reason_code, charging_currents_as_amperes, max_current_a, voltages_above_zero, max_voltage_v),
+        case
+            when reason_code is not null then reason_code
+            when
+                coalesce(
+                    charging_currents_as_amperes >= {{ var('unit_check_min_readings') }}
+                    and max_current_a < {{ var('unit_check_current_max_a') }},
+                    false
+                )
+                or coalesce(
+                    voltages_above_zero >= {{ var('unit_check_min_readings') }}
+                    and max_voltage_v < {{ var('unit_check_voltage_max_v') }},
+                    false
+                )
+                then 'unit_mismatch'
+        end as reason_code
+    from units_measured
 ),
 
 well_formed_readings as (

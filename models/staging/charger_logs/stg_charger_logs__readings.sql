@@ -12,7 +12,6 @@
 {%- set phase_fields = ['id', 'ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
 {%- set required_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp'] -%}
 {#- a current as written, read as amperes, that is a charging current (the unit check) -#}
-{%- set charging_as_amperes = 'current_l{p}_a * 100 >= ' ~ var('charging_current_min_a') -%}
 {%- set element_key_checks = [] -%}
 {%- for field in phase_fields -%}
     {%- do element_key_checks.append("cast(list_contains(keys, '" ~ field ~ "') as int)") -%}
@@ -274,53 +273,13 @@ flagged as (
     from renames_checked
 ),
 
--- A unit change shows in the range of a charger's values, not in one line: the well-formed readings
--- of one charger in one file are judged together (docs/schema_policy.md, vars unit_check_*).
--- sum(case ...) rather than count(*) filter (...): DuckDB evaluates a window aggregate with a
--- filter row by row over the whole partition.
-units_measured as (
-    select
-        *,
-        sum(case when {{ any_phase(charging_as_amperes) }} then 1 else 0 end) over file_charger
-            as charging_currents_as_amperes,
-        max(greatest(current_l1_a, current_l2_a, current_l3_a)) over file_charger as max_current_a,
-        sum(case when {{ any_phase('voltage_l{p}_v > 0') }} then 1 else 0 end) over file_charger
-            as voltages_above_zero,
-        max(greatest(voltage_l1_v, voltage_l2_v, voltage_l3_v)) over file_charger as max_voltage_v
-    from flagged
-    window file_charger as (partition by source_file, charger_id, line_reason_code is null)
-),
-
--- Current in amperes: read as centiamperes none reaches unit_check_current_max_a, yet at least
--- unit_check_min_readings are charging currents read as amperes (var charging_current_min_a).
--- Voltage in kilovolts: at least unit_check_min_readings voltages above 0, none reaching
--- unit_check_voltage_max_v.
-units_checked as (
-    select
-        *,
-        coalesce(
-            charging_currents_as_amperes >= {{ var('unit_check_min_readings') }}
-            and max_current_a < {{ var('unit_check_current_max_a') }},
-            false
-        ) as is_current_in_amperes,
-        coalesce(
-            voltages_above_zero >= {{ var('unit_check_min_readings') }}
-            and max_voltage_v < {{ var('unit_check_voltage_max_v') }},
-            false
-        ) as is_voltage_in_kilovolts
-    from units_measured
-),
-
 final as (
     select
         source_file,
         bronze_file,
         line_number,
         raw_line,
-        case
-            when line_reason_code is not null then line_reason_code
-            when is_current_in_amperes or is_voltage_in_kilovolts then 'unit_mismatch'
-        end as reason_code,
+        line_reason_code as reason_code,
         reading_id,
         charger_id,
         line_layout,
@@ -368,7 +327,7 @@ final as (
                 temperature_l{{ phase }}_c{% if not loop.last %},{% endif %}
             {%- endfor %}
         ) as values_hash
-    from units_checked
+    from flagged
 )
 
 select * from final
