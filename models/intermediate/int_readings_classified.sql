@@ -12,7 +12,9 @@
 {%- set charging_as_amperes = 'current_l{p}_a * 100 >= ' ~ var('charging_current_min_a') -%}
 with
 
-parsed_readings as (
+-- Materialised in an incremental build: DuckDB rewrites a window aggregate below as a join of
+-- its input with itself, and the copy it makes would scan every file again, without the filter.
+parsed_readings as {% if is_incremental() %}materialized {% endif %}(
     select * from {{ ref('stg_charger_logs__readings') }}
     {%- if is_incremental() %}
         where {{ new_log_files_filter('charger_log_status') }}

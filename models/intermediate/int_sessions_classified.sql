@@ -10,7 +10,9 @@
 ) }}
 with
 
-sessions as (
+-- Materialised in an incremental build: DuckDB rewrites a window aggregate below as a join of
+-- its input with itself, and the copy it makes would scan every file again, without the filter.
+sessions as {% if is_incremental() %}materialized {% endif %}(
     select * from {{ ref('stg_charger_logs__sessions') }}
     {%- if is_incremental() %}
         where {{ new_log_files_filter('charger_log_session') }}
