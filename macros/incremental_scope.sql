@@ -13,7 +13,10 @@
 {# Run-start hook: the watermark table exists before any model reads it. #}
 {% macro create_watermarks_table() -%}
     create schema if not exists {{ adapter.quote(target.database) }}.intermediate;
-    create table if not exists {{ watermarks_relation() }} (model_name varchar, refreshed_at timestamp)
+    create table if not exists {{ watermarks_relation() }} (model_name varchar, refreshed_at timestamp);
+    comment on table {{ watermarks_relation() }} is 'One row per incremental model: the start of the build up to which it has taken in changes (its post-hook writes it).';
+    comment on column {{ watermarks_relation() }}.model_name is 'Name of the incremental model.';
+    comment on column {{ watermarks_relation() }}.refreshed_at is 'Start (UTC) of the last build of the model that succeeded; rows stamped later are changes it has not taken in.'
 {%- endmacro %}
 
 {# Post-hook of an incremental model: it has taken in every change stamped up to this build. It runs
