@@ -23,7 +23,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 VARS ?=
 DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
-.PHONY: land run test schema-check venv data lint bench-generator bench bench-anomalies bench-live bench-lake live system-packages serve serve-stop bench-serve clean
+.PHONY: land run test schema-check venv data lint bench-generator bench bench-anomalies bench-live bench-lake live system-packages serve serve-live serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
@@ -111,7 +111,8 @@ bench: $(STAMP)
 
 # The per-session dashboard on the warehouse that `make run` built: starts the PostgreSQL serving
 # store (created under build/portal_db), publishes the marts into it, prints the address and a demo
-# user's token, and serves until interrupted. `make serve-stop` stops the store.
+# user's token, and serves until interrupted. `make serve-stop` stops the store (and that of
+# `make live STORE=1`).
 SERVE_PORT ?= 8000
 
 serve: $(STAMP) system-packages
@@ -120,6 +121,7 @@ serve: $(STAMP) system-packages
 
 serve-stop: $(STAMP)
 	$(BIN)/python -m chargerlogs.serving.serve --stop
+	$(BIN)/python -m chargerlogs.serving.serve --stop $(LIVE_STORE_OPTIONS)
 
 # Session page API latency under 20 concurrent clients for 30 s, on the largest session.
 bench-serve: $(STAMP) system-packages
@@ -133,10 +135,18 @@ bench-anomalies: $(STAMP)
 # fleet into build/live/data (LIVE_SPEED simulated seconds per wall second), and the loop lands,
 # builds incrementally and publishes build/live/published/charger_telemetry.duckdb, one line per
 # batch, for LIVE_SECONDS wall seconds. Starts from scratch each time.
+# STORE=1: also publish every batch into a serving store of its own (build/live/portal_db, port
+# LIVE_STORE_PORT; started as make serve starts its store, and left running): `make serve-live`
+# serves the dashboard on it, during the run or after. ALERTS=1: append the anomaly alerts of every
+# whole-project batch to build/live/alerts.jsonl; ALERTS_WEBHOOK=URL: also POST them there.
 LIVE_DIR ?= $(abspath $(BUILD_DIR))/live
 LIVE_SECONDS ?= 120
 LIVE_SPEED ?= 15
-live: $(STAMP)
+LIVE_STORE := $(LIVE_DIR)/portal_db
+LIVE_STORE_PORT ?= 54330
+LIVE_STORE_OPTIONS := --store $(LIVE_STORE) --store-port $(LIVE_STORE_PORT) --tokens $(LIVE_DIR)/demo_tokens.json
+live: $(STAMP) $(if $(STORE),system-packages)
+	$(if $(STORE),$(BIN)/python -m chargerlogs.serving.serve --stop $(LIVE_STORE_OPTIONS) >/dev/null)
 	rm -rf $(LIVE_DIR)
 	mkdir -p $(LIVE_DIR)
 	$(BIN)/chargerlogs-generate --out $(LIVE_DIR)/data --seed 42 --live --speed $(LIVE_SPEED) \
@@ -145,8 +155,15 @@ live: $(STAMP)
 	$(BIN)/python -m chargerlogs.live_loop --data $(LIVE_DIR)/data --lake $(LIVE_DIR)/lake \
 		--warehouse $(LIVE_DIR)/charger_telemetry.duckdb \
 		--published $(LIVE_DIR)/published/charger_telemetry.duckdb \
-		--seconds $(LIVE_SECONDS) --dbt-dir $(LIVE_DIR)/dbt $(if $(VARS),--vars '$(VARS)'); \
+		--seconds $(LIVE_SECONDS) --dbt-dir $(LIVE_DIR)/dbt $(if $(VARS),--vars '$(VARS)') \
+		$(if $(STORE),$(LIVE_STORE_OPTIONS)) \
+		$(if $(or $(ALERTS),$(ALERTS_WEBHOOK)),--alerts-file $(LIVE_DIR)/alerts.jsonl) \
+		$(if $(ALERTS_WEBHOOK),--alerts-webhook '$(ALERTS_WEBHOOK)'); \
 	status=$$?; kill $$generator 2>/dev/null; wait $$generator 2>/dev/null; exit $$status
+
+# The dashboard on the live loop's store (make live STORE=1), as it is: nothing is published first.
+serve-live: $(STAMP) system-packages
+	$(BIN)/python -m chargerlogs.serving.serve --no-publish $(LIVE_STORE_OPTIONS) --port $(SERVE_PORT)
 
 # Per-batch cost and latency of the live loop at 1,000 chargers, and its growth with history.
 bench-live: $(STAMP)

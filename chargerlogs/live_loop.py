@@ -15,10 +15,27 @@ takes in all the changes since its own last build, so a model built less often c
 
 dbt-duckdb keeps its database open between invocations; the loop closes it after each build so that
 the publication (and any other process) can read the file.
+
+Two sinks, each off unless its option is given:
+
+- ``--store DIR`` (with ``--store-port`` and ``--tokens``): after each publication the loop
+  publishes the dashboard's marts into the PostgreSQL serving store of the per-session dashboard
+  (:mod:`chargerlogs.serving.publish`: only the sessions whose content changed are written, in one
+  transaction), the sessions still charging among them, marked in progress. The server is started
+  (and created) when the loop starts. The progress line adds the seconds of that step and the
+  latency from landing to the store holding the batch. A failed publication is reported in one line
+  and made good by the next batch's.
+- ``--alerts-file FILE`` (and ``--alerts-webhook URL``): after each run that built the anomaly
+  models, every anomaly new or changed since it was last emitted is appended to the JSON Lines file
+  and sent to the webhook (:mod:`chargerlogs.alerts`). The progress line adds the alerts emitted
+  and the detection latency: from the landing of the oldest file not yet examined by the anomaly
+  models to the alerts being written. A failing webhook is reported in one line; its alerts are sent
+  again after the next batch.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import statistics
@@ -26,11 +43,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from chargerlogs import land, publish
+from chargerlogs import alerts, land, publish
 from chargerlogs.cli import OneLineErrorParser, non_negative_int, positive_int
+from chargerlogs.serving import marts
+from chargerlogs.serving import publish as store_publish
 
 PROG = "python -m chargerlogs.live_loop"
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -41,6 +61,8 @@ HOT_SELECTION = (
     "+rpt_big_changes",
     "+rpt_compressed_charging_profiles",
     "+fct_sessions_in_progress",
+    "+fct_charging_profiles_in_progress",
+    "+fct_charger_summaries",
     "int_log_lines_classified",
 )
 
@@ -49,6 +71,16 @@ Say = Callable[[str], None]
 
 class LoopError(Exception):
     """A build or a publication that failed: the message names the step."""
+
+
+@dataclass
+class AlertsReport:
+    """The alerts one turn emitted after an anomaly build."""
+
+    new: int
+    updated: int
+    seconds: float
+    latency_s: float
 
 
 @dataclass
@@ -63,14 +95,28 @@ class BatchReport:
     build_s: float
     publish_s: float
     latency_s: float
+    store_s: float | None = None
+    store_latency_s: float | None = None
+    alerts: AlertsReport | None = None
+    # what went wrong in a sink (the loop goes on), one line each
+    notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (
+        text = (
             f"batch {self.number}: {self.files} files, {self.lines:,} lines, "
             f"land {self.land_s:.2f} s, "
             f"dbt {self.selection} {self.build_s:.2f} s, publish {self.publish_s:.2f} s, "
             f"landed-to-published {self.latency_s:.2f} s"
         )
+        if self.store_s is not None and self.store_latency_s is not None:
+            text += f", store {self.store_s:.2f} s, landed-to-store {self.store_latency_s:.2f} s"
+        if self.alerts is not None:
+            emitted = self.alerts.new + self.alerts.updated
+            text += (
+                f", alerts {emitted} ({self.alerts.new} new, {self.alerts.updated} updated) "
+                f"{self.alerts.seconds:.2f} s, landed-to-alert {self.alerts.latency_s:.2f} s"
+            )
+        return text
 
 
 @dataclass
@@ -83,18 +129,38 @@ class LoopSummary:
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
+    def latency_line(self, name: str, values: list[float]) -> str:
+        return (
+            f"{name} latency: p50 {statistics.median(values):.2f} s, "
+            f"p95 {self.percentile(values, 0.95):.2f} s, max {max(values):.2f} s"
+        )
+
     def lines(self) -> list[str]:
         if not self.batches:
             return ["no batch arrived"]
-        latency = [batch.latency_s for batch in self.batches]
-        wall = [batch.land_s + batch.build_s + batch.publish_s for batch in self.batches]
-        return [
+        wall = [
+            batch.land_s + batch.build_s + batch.publish_s + (batch.store_s or 0.0)
+            for batch in self.batches
+        ]
+        lines = [
             f"{len(self.batches)} batches, {sum(b.lines for b in self.batches):,} lines",
             f"per-batch wall time: p50 {statistics.median(wall):.2f} s, "
             f"p95 {self.percentile(wall, 0.95):.2f} s",
-            f"landed-to-published latency: p50 {statistics.median(latency):.2f} s, "
-            f"p95 {self.percentile(latency, 0.95):.2f} s, max {max(latency):.2f} s",
+            self.latency_line("landed-to-published", [batch.latency_s for batch in self.batches]),
         ]
+        stored = [b.store_latency_s for b in self.batches if b.store_latency_s is not None]
+        if stored:
+            lines.append(self.latency_line("landed-to-store", stored))
+        checked = [batch.alerts for batch in self.batches if batch.alerts is not None]
+        if checked:
+            emitted = [report for report in checked if report.new + report.updated]
+            lines.append(
+                f"alerts: {sum(r.new for r in checked)} new, {sum(r.updated for r in checked)} "
+                f"updated, after {len(checked)} anomaly builds"
+            )
+            if emitted:
+                lines.append(self.latency_line("landed-to-alert", [r.latency_s for r in emitted]))
+        return lines
 
 
 class Warehouse:
@@ -145,6 +211,92 @@ def _release_database() -> None:
         environment.close()
 
 
+class StoreFeed:
+    """The per-session dashboard's serving store, into which each batch's marts are published."""
+
+    def __init__(self, owner_conninfo: str, token_file: Path) -> None:
+        self.owner = owner_conninfo
+        self.token_file = token_file
+
+    def feed(self, published: Path) -> store_publish.PublishReport:
+        """Publish the marts of the serving copy ``published`` into the store (what changed)."""
+        return store_publish.publish(marts.read_marts(published), self.owner, self.token_file)
+
+
+class AlertSink:
+    """The alerts file and, when given, the webhook."""
+
+    def __init__(self, path: Path, webhook_url: str | None) -> None:
+        self.log = alerts.AlertLog(path)
+        self.webhook = alerts.Webhook(webhook_url, path) if webhook_url else None
+
+    def emit(self, published: Path) -> tuple[int, int]:
+        """Append the alerts of the anomalies new or changed in ``published``: (new, updated)."""
+        due = self.log.changes(alerts.read_anomalies(published))
+        self.log.append(due, datetime.now(UTC))
+        new = sum(alert["alert"] == "new" for alert in due)
+        return new, len(due) - new
+
+    def deliver(self) -> str | None:
+        """Send the pending alerts to the webhook; a line saying why when it failed."""
+        if self.webhook is None:
+            return None
+        delivery = self.webhook.deliver()
+        if delivery.error is None:
+            return None
+        return (
+            f"webhook {self.webhook.url} failed ({delivery.error}): {delivery.pending} alerts "
+            "pending, sent again after the next batch"
+        )
+
+
+@dataclass
+class Sinks:
+    """Where each batch goes after its publication, besides the serving copy."""
+
+    store: StoreFeed | None = None
+    alerts: AlertSink | None = None
+    # when the oldest landed file that no anomaly build has examined yet arrived (UNIX s)
+    unexamined_since: float | None = None
+
+    def after_publication(
+        self, report: BatchReport, published: Path, *, whole: bool, oldest_arrival: float
+    ) -> None:
+        """Feed the store and emit the alerts of a published batch, filling in ``report``."""
+        if self.store is not None:
+            started = time.monotonic()
+            try:
+                self.store.feed(published)
+                report.store_latency_s = time.time() - oldest_arrival
+            except store_publish.STORE_ERRORS as error:
+                report.notes.append(
+                    f"store failed ({str(error).splitlines()[0]}): published again after the "
+                    "next batch"
+                )
+            report.store_s = time.monotonic() - started
+        if self.alerts is None:
+            return
+        if self.unexamined_since is None or oldest_arrival < self.unexamined_since:
+            self.unexamined_since = oldest_arrival
+        if whole:
+            started = time.monotonic()
+            try:
+                new, updated = self.alerts.emit(published)
+            except alerts.AlertError as error:
+                report.notes.append(f"alerts failed ({error}): examined again after the next build")
+            else:
+                report.alerts = AlertsReport(
+                    new=new,
+                    updated=updated,
+                    seconds=time.monotonic() - started,
+                    latency_s=time.time() - self.unexamined_since,
+                )
+                self.unexamined_since = None
+        failure = self.alerts.deliver()
+        if failure:
+            report.notes.append(failure)
+
+
 def turn(
     data: Path,
     lake: Path,
@@ -154,8 +306,9 @@ def turn(
     *,
     number: int,
     whole: bool,
+    sinks: Sinks | None = None,
 ) -> BatchReport | None:
-    """One turn: land what arrived, build, publish; None when nothing arrived."""
+    """One turn: land what arrived, build, publish, feed the sinks; None when nothing arrived."""
     folders = [data / stream for stream in land.STREAMS]
     if not any(folder.is_dir() for folder in folders):
         return None  # the feed has not started (it refuses a folder it did not create)
@@ -176,7 +329,7 @@ def turn(
     publish_started = time.monotonic()
     publish.publish(warehouse_file, published)
     publish_s = time.monotonic() - publish_started
-    return BatchReport(
+    report = BatchReport(
         number=number,
         files=len(landed),
         lines=sum(row.line_count for row in landed),
@@ -186,6 +339,9 @@ def turn(
         publish_s=publish_s,
         latency_s=time.time() - oldest_arrival,
     )
+    if sinks is not None:
+        sinks.after_publication(report, published, whole=whole, oldest_arrival=oldest_arrival)
+    return report
 
 
 def run_loop(
@@ -200,6 +356,7 @@ def run_loop(
     full_every: int,
     until_idle_s: float | None,
     say: Say,
+    sinks: Sinks | None = None,
 ) -> LoopSummary:
     """Turn until ``seconds`` have passed (or no file came for ``until_idle_s``); the summary."""
     summary = LoopSummary()
@@ -216,7 +373,14 @@ def run_loop(
             number = len(summary.batches) + 1
             whole = full_every > 0 and number % full_every == 0
             report = turn(
-                data, lake, warehouse, warehouse_file, published, number=number, whole=whole
+                data,
+                lake,
+                warehouse,
+                warehouse_file,
+                published,
+                number=number,
+                whole=whole,
+                sinks=sinks,
             )
             if report is None:
                 if until_idle_s is not None and time.monotonic() - last_arrival > until_idle_s:
@@ -226,6 +390,8 @@ def run_loop(
             last_arrival = time.monotonic()
             summary.batches.append(report)
             say(report.line())
+            for note in report.notes:
+                say(f"batch {report.number}: {note}")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -269,12 +435,76 @@ def build_parser() -> OneLineErrorParser:
     parser.add_argument(
         "--dbt-dir", type=Path, default=Path("build/live_dbt"), help="dbt's target and log folder"
     )
+    store = parser.add_argument_group(
+        "serving store",
+        "Publish every batch into the PostgreSQL serving store of the per-session dashboard "
+        "(chargerlogs.serving), sessions in progress included.",
+    )
+    # the same options as python -m chargerlogs.serving.publish, the store off by default
+    store_publish.add_server_arguments(
+        store,
+        store_default=None,
+        store_help="folder of the store's local PostgreSQL server (data, socket, log, passwords), "
+        "started and created if needed; the store is fed only when this is given",
+    )
+    sink = parser.add_argument_group(
+        "anomaly alerts",
+        "After each whole-project run (--full-every), emit every anomaly of fct_anomalies that is "
+        "new or whose end, severity or openness changed since it was last emitted.",
+    )
+    sink.add_argument(
+        "--alerts-file",
+        type=Path,
+        default=None,
+        help="JSON Lines file the alerts are appended to, one anomaly per line with emitted_at; "
+        "also the memory of what was emitted, read back on start",
+    )
+    sink.add_argument(
+        "--alerts-webhook",
+        type=webhook_url,
+        default=None,
+        metavar="URL",
+        help='also POST the alerts as JSON {"alerts": [...]} to this http(s) URL; a failed '
+        "POST is reported and sent again after the next batch (needs --alerts-file)",
+    )
     return parser
+
+
+def webhook_url(text: str) -> str:
+    """An argparse type: an http or https URL with a host."""
+    try:
+        return alerts.check_webhook_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def open_sinks(options: argparse.Namespace) -> Sinks:
+    """The sinks the options ask for: the store started and brought up to date, the alerts file
+    read back."""
+    sinks = Sinks()
+    if options.store is not None:
+        sinks.store = StoreFeed(store_publish.open_store(options).owner, options.tokens)
+    if options.alerts_file is not None:
+        sinks.alerts = AlertSink(options.alerts_file, options.alerts_webhook)
+    return sinks
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (1 with one line on stderr when a step fails)."""
-    options = build_parser().parse_args(argv)
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    if options.alerts_webhook and options.alerts_file is None:
+        parser.error("--alerts-webhook needs --alerts-file (the alerts it is sent)")
+    if options.alerts_file is not None and options.full_every == 0:
+        parser.error("--alerts-file needs --full-every 1 or more: only whole runs find anomalies")
+    fatal = (
+        LoopError,
+        land.LandingError,
+        publish.PublishError,
+        alerts.AlertError,
+        ValueError,
+        *store_publish.STORE_ERRORS,
+    )
     options.lake.mkdir(parents=True, exist_ok=True)
     options.published.parent.mkdir(parents=True, exist_ok=True)
     os.environ["CHARGER_DATA_DIR"] = str(options.data.resolve())
@@ -285,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line, flush=True)
 
     try:
+        sinks = open_sinks(options)
         warehouse = Warehouse(options.dbt_dir / "target", options.dbt_dir / "logs", options.vars)
         say(f"{PROG}: watching {options.data} for {options.seconds} s")
         summary = run_loop(
@@ -298,8 +529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             full_every=options.full_every,
             until_idle_s=options.until_idle,
             say=say,
+            sinks=sinks,
         )
-    except (LoopError, land.LandingError, publish.PublishError, ValueError, OSError) as error:
+    except fatal as error:
         print(f"{PROG}: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
     for line in summary.lines():

@@ -131,7 +131,70 @@ CHARGERS = Mart(
     order_by=("charger_id",),
 )
 
-MARTS: tuple[Mart, ...] = (SESSIONS, PROFILES, BIG_CHANGES, CHARGERS)
+# Sessions still charging, whose event has not arrived: a provisional session per charger, keyed by
+# the reading that started the charge, shown to the charger's sole user only (the session's own user
+# comes with its event; a charger several users share shows its charge to none of them). The fields
+# of a briefing that only the session event gives are IN_PROGRESS_UNKNOWN.
+SESSIONS_IN_PROGRESS = Mart(
+    table="fct_sessions_in_progress",
+    columns={
+        "session_id": "first_reading_id",
+        "charger_id": "charger_id",
+        "user_id": "sole_user_id",
+        "corrected_started_at": "corrected_started_at",
+        "corrected_ended_at": "corrected_last_reading_at",
+        "clock_offset_s": "clock_offset_s",
+        "is_clock_corrected": "is_clock_corrected",
+        "session_duration_s": "elapsed_s",
+        "active_charging_s": "active_charging_s",
+        "measured_energy_wh": "energy_so_far_wh",
+        "estimated_gap_energy_wh": "estimated_gap_energy_wh",
+        "telemetry_energy_wh": "telemetry_energy_wh",
+        "total_cost_eur": "cost_so_far_eur",
+        "unit_price_eur_per_kwh": "unit_price_eur_per_kwh",
+        "peak_power_w": "peak_power_w",
+        "avg_charging_power_w": "avg_charging_power_w",
+        "phases_used": "phases_used",
+        "reading_count": "reading_count",
+        "largest_gap_s": "largest_gap_s",
+        "gap_count": "gap_count",
+        "estimated_gap_count": "estimated_gap_count",
+        "missing_measurement_reading_count": "missing_measurement_reading_count",
+    },
+    order_by=("session_id",),
+)
+
+# What a session in progress cannot say yet: the reported energy (and so its ratio and the mismatch
+# flags), whether the price was the default, overlap with another session; its telemetry is judged
+# sparse or not once the session's length is known.
+IN_PROGRESS_UNKNOWN: dict[str, Any] = {
+    "reported_energy_wh": None,
+    "energy_ratio": None,
+    "is_default_price": None,
+    "has_no_telemetry": False,
+    "has_sparse_telemetry": False,
+    "is_shortfall_from_lost_telemetry": False,
+    "has_energy_mismatch": False,
+    "is_overlapping": False,
+}
+
+PROFILES_IN_PROGRESS = Mart(
+    table="fct_charging_profiles_in_progress",
+    columns={
+        "session_id": "first_reading_id",
+        **{field: column for field, column in PROFILES.columns.items() if field != "session_id"},
+    },
+    order_by=("session_id", "reading_seq"),
+)
+
+MARTS: tuple[Mart, ...] = (
+    SESSIONS,
+    PROFILES,
+    BIG_CHANGES,
+    CHARGERS,
+    SESSIONS_IN_PROGRESS,
+    PROFILES_IN_PROGRESS,
+)
 
 
 class MartError(RuntimeError):

@@ -5,6 +5,13 @@ from what the store holds, and then replaced whole; sessions gone from the marts
 chargers are updated only when a value differs. Running it twice in a row changes nothing. All of
 it is one transaction, so the app never sees half a publication.
 
+Sessions in progress (``fct_sessions_in_progress`` and their profiles so far) are published as
+sessions marked ``is_in_progress``, under the id of the reading that started the charge, to the
+charger's sole user; the fields only the session event gives are ``marts.IN_PROGRESS_UNKNOWN``.
+When the event arrives, the marts drop the provisional session and brief the finished one: the next
+publication deletes the one and inserts the other, in one transaction. The live loop
+(``chargerlogs.live_loop --store``) publishes after every batch.
+
 Users: every user id of the sessions gets a demo user (time zone Europe/Madrid) with a sign-in
 token; the tokens are written to a file readable by its owner only, and the store keeps only their
 sha256.
@@ -53,7 +60,10 @@ class PublishReport:
     sessions_replaced: int = 0
     sessions_unchanged: int = 0
     sessions_deleted: int = 0
+    sessions_in_progress: int = 0
     sessions_without_user: list[int] = field(default_factory=list)
+    # provisional sessions of a charger without a sole user, or whose key is a session's id
+    sessions_in_progress_held_back: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -78,6 +88,11 @@ class PublishReport:
             f"sessions: {self.sessions_inserted} inserted, {self.sessions_replaced} replaced, "
             f"{self.sessions_unchanged} unchanged, {self.sessions_deleted} deleted",
         ]
+        if self.sessions_in_progress or self.sessions_in_progress_held_back:
+            lines.append(
+                f"sessions in progress: {self.sessions_in_progress} published, "
+                f"{len(self.sessions_in_progress_held_back)} without a sole user, not published"
+            )
         if self.sessions_without_user:
             lines.append(
                 f"sessions without a user id, not published: {len(self.sessions_without_user)}"
@@ -115,28 +130,35 @@ def profile_document(readings: Sequence[dict[str, Any]]) -> dict[str, list[Any]]
     return document
 
 
-def session_contents(rows: dict[str, list[dict[str, Any]]]) -> dict[int, SessionContent]:
-    """Every session of the marts with a user id, keyed by session id."""
+def _contents(
+    briefings: list[dict[str, Any]],
+    readings: list[dict[str, Any]],
+    changes: list[dict[str, Any]],
+    in_progress: bool,
+) -> dict[int, SessionContent]:
+    """The content of every session of ``briefings`` with a user id, keyed by session id."""
     readings_by_session: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for reading in rows[marts.PROFILES.table]:
+    for reading in readings:
         readings_by_session[reading["session_id"]].append(reading)
     changes_by_session: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for change in rows[marts.BIG_CHANGES.table]:
+    for change in changes:
         changes_by_session[change["session_id"]].append(change)
     contents: dict[int, SessionContent] = {}
-    for briefing in rows[marts.SESSIONS.table]:
+    for briefing in briefings:
         session_id = briefing["session_id"]
         if briefing["user_id"] is None:
             continue
-        readings = readings_by_session.get(session_id, [])
-        profile_json = json.dumps(profile_document(readings), separators=(",", ":"))
-        changes = [
+        session_readings = readings_by_session.get(session_id, [])
+        profile_json = json.dumps(profile_document(session_readings), separators=(",", ":"))
+        session_changes = [
             {name: change[name] for name in BIG_CHANGE_FIELDS}
             for change in changes_by_session.get(session_id, [])
         ]
-        kept = {name: briefing[name] for name in SESSION_FIELDS}
+        known = {**marts.IN_PROGRESS_UNKNOWN, **briefing} if in_progress else briefing
+        kept = {name: known[name] for name in SESSION_FIELDS}
+        kept["is_in_progress"] = in_progress
         canonical = json.dumps(
-            {"briefing": kept, "big_changes": changes, "profile": profile_json},
+            {"briefing": kept, "big_changes": session_changes, "profile": profile_json},
             sort_keys=True,
             default=str,
             separators=(",", ":"),
@@ -144,10 +166,32 @@ def session_contents(rows: dict[str, list[dict[str, Any]]]) -> dict[int, Session
         contents[session_id] = SessionContent(
             briefing=kept,
             profile_json=profile_json,
-            reading_count=len(readings),
-            big_changes=changes,
+            reading_count=len(session_readings),
+            big_changes=session_changes,
             digest=hashlib.sha256(canonical.encode()).hexdigest(),
         )
+    return contents
+
+
+def session_contents(rows: dict[str, list[dict[str, Any]]]) -> dict[int, SessionContent]:
+    """Every session of the marts with a user id, finished or in progress, keyed by session id.
+
+    A session in progress whose provisional key is also a finished session's id is left out (the
+    finished one is published)."""
+    contents = _contents(
+        rows[marts.SESSIONS.table],
+        rows[marts.PROFILES.table],
+        rows[marts.BIG_CHANGES.table],
+        in_progress=False,
+    )
+    in_progress = _contents(
+        rows[marts.SESSIONS_IN_PROGRESS.table],
+        rows[marts.PROFILES_IN_PROGRESS.table],
+        [],
+        in_progress=True,
+    )
+    for session_id, content in in_progress.items():
+        contents.setdefault(session_id, content)
     return contents
 
 
@@ -206,13 +250,14 @@ def _write_chargers(
 
 def _insert_session(cur: psycopg.Cursor, session_id: int, content: SessionContent) -> None:
     briefing = content.briefing
-    names = ("session_id", *SESSION_FIELDS, "content_sha256")
+    names = ("session_id", *SESSION_FIELDS, "is_in_progress", "content_sha256")
     values = [
         session_id,
         *(
             _utc(briefing[name]) if isinstance(briefing[name], datetime) else briefing[name]
             for name in SESSION_FIELDS
         ),
+        briefing["is_in_progress"],
         content.digest,
     ]
     cur.execute(
@@ -252,6 +297,15 @@ def publish(
         row["session_id"] for row in rows[marts.SESSIONS.table] if row["user_id"] is None
     ]
     contents = session_contents(rows)
+    report.sessions_in_progress = sum(
+        content.briefing["is_in_progress"] for content in contents.values()
+    )
+    report.sessions_in_progress_held_back = [
+        row["session_id"]
+        for row in rows[marts.SESSIONS_IN_PROGRESS.table]
+        if row["session_id"] not in contents
+        or not contents[row["session_id"]].briefing["is_in_progress"]
+    ]
     with psycopg.connect(owner_conninfo) as con, con.cursor() as cur:
         # one publisher at a time
         cur.execute("select pg_advisory_xact_lock(hashtext('portal.publish'))")
@@ -303,13 +357,20 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"schema of the marts (default: setting {marts.SCHEMA_SETTING}, else "
         f"{marts.DEFAULT_SCHEMA})",
     )
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=Path("build/portal_db"),
-        help="folder of the local PostgreSQL server: data, socket, log, passwords "
+    add_server_arguments(
+        parser,
+        store_default=Path("build/portal_db"),
+        store_help="folder of the local PostgreSQL server: data, socket, log, passwords "
         "(default: %(default)s)",
     )
+
+
+def add_server_arguments(
+    parser: argparse.ArgumentParser, *, store_default: Path | None, store_help: str
+) -> None:
+    """The options that name the store's local server (``--store``, ``--store-port``) and the
+    token file (publish, serve, bench, and the live loop, whose ``--store`` is off by default)."""
+    parser.add_argument("--store", type=Path, default=store_default, help=store_help)
     parser.add_argument(
         "--store-port",
         type=positive_int,

@@ -70,31 +70,17 @@ lagged as (
 -- than max_integration_gap_s) has no measured energy; up to max_estimated_gap_s it gets an estimate,
 -- a linear bridge between its two edge readings (the same trapezoid), kept apart from the measured
 -- energy. A longer gap gets none: the car may have finished, paused or tapered inside it. An interval
--- is active charging when it is measured and its mean power is above active_power_threshold_w.
-integrated as (
-    select
-        *,
-        coalesce(interval_s > {{ var('max_integration_gap_s') }}, false) as is_gap_before,
-        {{ trapezoid_energy_wh('previous_power_w', 'power_w', 'interval_s') }} as bridged_energy_wh,
-        coalesce(
-            interval_s <= {{ var('max_integration_gap_s') }}
-            and (previous_power_w + power_w) / 2.0 > {{ var('active_power_threshold_w') }},
-            false
-        ) as is_active_interval
-    from lagged
-),
-
+-- is active charging when it is measured and its mean power is above active_power_threshold_w. The
+-- rules are macros (charging_power.sql), shared with the sessions in progress.
 energies as (
     select
-        * exclude (bridged_energy_wh),
-        case when interval_s <= {{ var('max_integration_gap_s') }} then bridged_energy_wh else 0.0 end
-            as interval_energy_wh,
-        case
-            when interval_s > {{ var('max_integration_gap_s') }} and interval_s <= {{ var('max_estimated_gap_s') }}
-                then bridged_energy_wh
-            else 0.0
-        end as interval_estimated_energy_wh
-    from integrated
+        *,
+        {{ is_gap_interval('interval_s') }} as is_gap_before,
+        {{ is_active_charging_interval('previous_power_w', 'power_w', 'interval_s') }} as is_active_interval,
+        {{ measured_interval_energy_wh('previous_power_w', 'power_w', 'interval_s') }} as interval_energy_wh,
+        {{ estimated_interval_energy_wh('previous_power_w', 'power_w', 'interval_s') }}
+            as interval_estimated_energy_wh
+    from lagged
 ),
 
 final as (

@@ -27,6 +27,8 @@ DASHBOARD_MARTS = (
     "rpt_big_changes",
     "rpt_compressed_charging_profiles",
     "fct_sessions_in_progress",
+    "fct_charging_profiles_in_progress",
+    "fct_charger_summaries",
 )
 PROGRESS = re.compile(
     r"^batch (\d+): (\d+) files, ([\d,]+) lines, land [\d.]+ s, dbt (dashboard|all) [\d.]+ s, "

@@ -33,6 +33,7 @@ MARTS = (
     "fct_charger_days",
     "rpt_user_monthly_energy",
     "fct_sessions_in_progress",
+    "fct_charging_profiles_in_progress",
     "fct_anomalies",
 )
 
