@@ -286,7 +286,8 @@ def test_a_reader_holding_the_copy_blocks_neither_the_build_nor_the_publish(
         rebuilt = tmp_path / "warehouse.duckdb"
         shutil.copyfile(build_file, rebuilt)
         run_dbt(
-            ["run", "--select", "rpt_big_changes", "--vars", "{big_change_threshold_pct: 50}"],
+            ["run", "--select", "rpt_big_changes", "--full-refresh"]
+            + ["--vars", "{big_change_threshold_pct: 50}"],
             default_warehouse.data_dir,
             rebuilt,
             tmp_path,
