@@ -7,11 +7,12 @@ Each turn of the loop lands the files that arrived in the data folder since the 
 (:mod:`chargerlogs.land`: each file once, into the lake's bronze layer), builds the warehouse
 incrementally with dbt, invoked in this one long-lived process (the project is parsed once, not per
 batch), publishes the serving copy (:mod:`chargerlogs.publish`, an atomic swap that readers never
-see half-done), and prints one progress line: the batch's files and lines, the seconds of each
-step, and the latency from the moment its oldest file landed in the folder to the moment the
-published copy held it. The dashboard's marts are built every batch; every ``--full-every``
-batches the whole project is (the fleet, data-quality and anomaly marts); each incremental model
-takes in all the changes since its own last build, so a model built less often catches up exactly.
+see half-done; the marts rebuilt session by session are updated session by session), and prints
+one progress line: the batch's files and lines, the seconds of each step, and the latency from the
+moment its oldest file landed in the folder to the moment the published copy held it. The
+dashboard's marts are built every batch; every ``--full-every`` batches the whole project is (the
+fleet, data-quality and anomaly marts); each incremental model takes in all the changes since its
+own last build, so a model built less often catches up exactly.
 
 dbt-duckdb keeps its database open between invocations; the loop closes it after each build so that
 the publication (and any other process) can read the file.
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from chargerlogs import alerts, land, publish
 from chargerlogs.cli import OneLineErrorParser, non_negative_int, positive_int
@@ -186,6 +188,7 @@ class Warehouse:
         if not parsed.success:
             raise LoopError(f"dbt parse failed: {parsed.exception}")
         self.runner = dbtRunner(manifest=parsed.result)
+        self.publication_scope = session_scope(parsed.result)
 
     def invoke(self, *args: str) -> None:
         try:
@@ -199,6 +202,22 @@ class Warehouse:
                 if str(item.status) in ("error", "fail")
             ]
             raise LoopError(f"dbt {args[0]} failed: {'; '.join(failed) or result.exception}")
+
+
+def session_scope(manifest: Any) -> publish.ChangeScope | None:
+    """The marts rebuilt session by session (their meta says so), for the serving copy's update."""
+    models = [node for node in manifest.nodes.values() if node.resource_type == "model"]
+    scoped = [node for node in models if node.config.meta.get("rebuilt_by") == "session_id"]
+    changes = {node.config.meta["rebuilt_when_refreshed"] for node in scoped}
+    if len(changes) != 1:
+        return None
+    (changed,) = changes
+    (source,) = [node for node in models if node.name == changed]
+    return publish.ChangeScope(
+        frozenset(f"{node.schema}.{node.alias}" for node in scoped),
+        "session_id",
+        f"{source.schema}.{source.alias}",
+    )
 
 
 def _release_database() -> None:
@@ -327,7 +346,7 @@ def turn(
         warehouse.invoke("run", "--select", *HOT_SELECTION)
     build_s = time.monotonic() - build_started
     publish_started = time.monotonic()
-    publish.publish(warehouse_file, published)
+    publish.publish(warehouse_file, published, scope=warehouse.publication_scope)
     publish_s = time.monotonic() - publish_started
     report = BatchReport(
         number=number,

@@ -18,6 +18,17 @@ This command copies the schemas that BI tools, the notebook and the app read (``
    checkpointed and closed, flushed to disk (``fsync``) and renamed over the copy with
    ``os.replace``, which is atomic within one folder; the folder is flushed too.
 
+When the caller names the tables rebuilt key by key (:class:`ChangeScope`: the live loop names the
+marts rebuilt session by session), a publication over a copy it wrote itself starts from a byte copy
+of that copy and rewrites only what changed since: in the scoped tables, the rows of the keys whose
+change stamp in the warehouse is later than the one the last publication took in (a side file,
+``.<name>.state.json``, records it with the copy's identity); any other table whose row hash
+differs is rewritten whole; columns or comments that changed are recreated. Each rewritten table is
+checked as in a full copy, a scoped table by its row count and the row hash of its changed keys
+(a count that differs, such as a key gone from the warehouse, falls back to the whole table).
+Anything unexpected (no side file, a copy changed by someone else, another storage version) gives a
+full publication.
+
 A reader holding the old copy keeps reading the old file (an open file survives a rename) and
 never sees a mix; a reader opening it after the swap gets the new one. A publish killed at any
 point leaves the previous copy whole. Open the copy **read-only**: a read-write connection would
@@ -35,8 +46,10 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -85,9 +98,50 @@ class Publication:
     seconds: float
 
 
+@dataclass(frozen=True)
+class ChangeScope:
+    """Tables whose rows change only key by key, and where the warehouse stamps the changed keys.
+
+    ``tables`` (``schema.name``) hold a ``key`` column; the rows of a key change only when
+    ``changes`` (a warehouse relation with that key and ``refreshed_at``) stamps the key with a
+    later build time.
+    """
+
+    tables: frozenset[str]
+    key: str
+    changes: str
+
+
 def temp_path(out: Path) -> Path:
     """The temp file a publish into ``out`` writes before the swap (same folder, hidden)."""
     return out.with_name(f".{out.name}.tmp")
+
+
+def state_path(out: Path) -> Path:
+    """The side file that records what the copy ``out`` took in, for the next publication."""
+    return out.with_name(f".{out.name}.state.json")
+
+
+def _identity(path: Path) -> dict[str, int]:
+    status = path.stat()
+    return {"inode": status.st_ino, "size": status.st_size, "mtime_ns": status.st_mtime_ns}
+
+
+def previous_state(out: Path, storage_version: str) -> dict[str, object] | None:
+    """What the last publication into ``out`` took in, if the copy is still the one it wrote."""
+    try:
+        state = json.loads(state_path(out).read_text())
+        current = _identity(out)
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(state, dict)
+        or state.get("identity") != current
+        or state.get("storage_version") != storage_version
+        or not isinstance(state.get("changes_through"), str)
+    ):
+        return None
+    return state
 
 
 def wal_path(database: Path) -> Path:
@@ -202,40 +256,105 @@ def source_tables(
     return tables
 
 
-def copy_table(
+def table_columns(
+    connection: duckdb.DuckDBPyConnection, database: str, schema: str, name: str
+) -> list[tuple[str, str, bool, str | None]]:
+    """Name, type, nullability and comment of each column of ``database.schema.name``, in order."""
+    return connection.execute(
+        "select column_name, data_type, is_nullable, comment from duckdb_columns()"
+        " where database_name = ? and schema_name = ? and table_name = ?"
+        " order by column_index",
+        [database, schema, name],
+    ).fetchall()
+
+
+def sync_comments(
     connection: duckdb.DuckDBPyConnection, schema: str, name: str, comment: str | None
 ) -> None:
-    """Recreate ``source.schema.name`` in ``published``: columns, NOT NULL, rows and comments."""
-    columns = connection.execute(
-        "select column_name, data_type, is_nullable, comment from duckdb_columns()"
-        " where database_name = 'source' and schema_name = ? and table_name = ?"
-        " order by column_index",
-        [schema, name],
-    ).fetchall()
+    """Give ``published.schema.name`` and its columns the comments they have in the build file."""
     relation = f"{_quoted(schema)}.{_quoted(name)}"
-    definitions = ", ".join(
-        f"{_quoted(column)} {data_type}{'' if nullable else ' not null'}"
-        for column, data_type, nullable, _ in columns
-    )
-    connection.execute(f"create table published.{relation} ({definitions})")
-    connection.execute(f"insert into published.{relation} select * from source.{relation}")
-    if comment:
+    (current,) = connection.execute(
+        "select comment from duckdb_tables()"
+        " where database_name = 'published' and schema_name = ? and table_name = ?",
+        [schema, name],
+    ).fetchone() or (None,)
+    if comment and comment != current:
         connection.execute(f"comment on table published.{relation} is {_literal(comment)}")
-    for column, _, _, column_comment in columns:
-        if column_comment:
+    published = {
+        column: text for column, _, _, text in table_columns(connection, "published", schema, name)
+    }
+    for column, _, _, column_comment in table_columns(connection, "source", schema, name):
+        if column_comment and column_comment != published.get(column):
             connection.execute(
                 f"comment on column published.{relation}.{_quoted(column)}"
                 f" is {_literal(column_comment)}"
             )
 
 
-def table_fingerprint(connection: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, int]:
-    """Row count and an order-independent hash of every row of ``relation``."""
+def copy_table(
+    connection: duckdb.DuckDBPyConnection, schema: str, name: str, comment: str | None
+) -> None:
+    """Recreate ``source.schema.name`` in ``published``: columns, NOT NULL, rows and comments."""
+    columns = table_columns(connection, "source", schema, name)
+    relation = f"{_quoted(schema)}.{_quoted(name)}"
+    definitions = ", ".join(
+        f"{_quoted(column)} {data_type}{'' if nullable else ' not null'}"
+        for column, data_type, nullable, _ in columns
+    )
+    connection.execute(f"drop table if exists published.{relation}")
+    connection.execute(f"create table published.{relation} ({definitions})")
+    connection.execute(f"insert into published.{relation} select * from source.{relation}")
+    sync_comments(connection, schema, name, comment)
+
+
+def table_fingerprint(
+    connection: duckdb.DuckDBPyConnection, relation: str, where: str = "true"
+) -> tuple[int, int]:
+    """Row count and an order-independent hash of the rows of ``relation`` that ``where`` keeps."""
     row = connection.execute(
-        f"select count(*), coalesce(sum(hash(t)), 0) from {relation} as t"
+        f"select count(*), coalesce(sum(hash(t)), 0) from {relation} as t where {where}"
     ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+def copy_checked(
+    connection: duckdb.DuckDBPyConnection, schema: str, name: str, comment: str | None
+) -> int:
+    """Copy a table whole and check it against the build file; its row count."""
+    relation = f"{_quoted(schema)}.{_quoted(name)}"
+    copy_table(connection, schema, name, comment)
+    expected = table_fingerprint(connection, f"source.{relation}")
+    if table_fingerprint(connection, f"published.{relation}") != expected:
+        raise PublishError(f"{schema}.{name} differs from the warehouse after the copy")
+    return expected[0]
+
+
+def update_keys(
+    connection: duckdb.DuckDBPyConnection, schema: str, name: str, key: str
+) -> tuple[int, int] | None:
+    """Rewrite the rows of the changed keys (and of a null key) of a scoped table.
+
+    Returns the table's row count and the number of rows rewritten, checked against the build
+    file; None when the row counts then differ (a key gone from the warehouse): copy it whole.
+    """
+    relation = f"{_quoted(schema)}.{_quoted(name)}"
+    column = f"t.{_quoted(key)}"
+    changed = f"{column} in (select changed_keys.key from changed_keys) or {column} is null"
+    connection.execute(f"delete from published.{relation} as t where {changed}")
+    connection.execute(
+        f"insert into published.{relation} select * from source.{relation} as t where {changed}"
+    )
+    counts = [
+        connection.execute(f"select count(*) from {db}.{relation}").fetchone()[0]  # type: ignore[index]
+        for db in ("source", "published")
+    ]
+    if counts[0] != counts[1]:
+        return None
+    expected = table_fingerprint(connection, f"source.{relation}", changed)
+    if table_fingerprint(connection, f"published.{relation}", changed) != expected:
+        raise PublishError(f"{schema}.{name} differs from the warehouse after the update")
+    return int(counts[0]), expected[0]
 
 
 def write_copy(
@@ -244,8 +363,15 @@ def write_copy(
     schemas: Sequence[str],
     storage_version: str,
     progress: Callable[[str], None],
-) -> tuple[PublishedTable, ...]:
-    """Write ``schemas`` of ``warehouse`` into the new file ``destination``, checked and closed."""
+    scope: ChangeScope | None = None,
+    since: str | None = None,
+) -> tuple[tuple[PublishedTable, ...], str | None]:
+    """Write ``schemas`` of ``warehouse`` into ``destination``, checked and closed.
+
+    ``destination`` is a new file, or with ``since`` a byte copy of the previous copy, which took
+    in the scoped changes stamped up to ``since``: then only what changed is rewritten. Returns the
+    tables and, with a ``scope``, the latest change stamp the copy now holds.
+    """
     connection = duckdb.connect()
     try:
         try:
@@ -262,25 +388,65 @@ def write_copy(
             )
         except duckdb.Error as error:
             raise PublishInputError(f"cannot create {destination}: {_first_line(error)}") from error
+        changes_through = None
+        if scope is not None:
+            (changes_through,) = connection.execute(
+                f"select cast(max(refreshed_at) as varchar) from source.{scope.changes}"
+            ).fetchone() or (None,)
+            if since is not None:
+                connection.execute(
+                    "create temp table changed_keys as"
+                    f" select distinct {_quoted(scope.key)} as key from source.{scope.changes}"
+                    " where refreshed_at > cast(? as timestamp)",
+                    [since],
+                )
+        existing = {
+            (schema, name)
+            for schema, name in connection.execute(
+                "select schema_name, table_name from duckdb_tables()"
+                " where database_name = 'published'"
+            ).fetchall()
+        }
         for schema in dict.fromkeys(schema for schema, _, _ in tables):
-            connection.execute(f"create schema published.{_quoted(schema)}")
+            connection.execute(f"create schema if not exists published.{_quoted(schema)}")
         published = []
         for schema, name, comment in tables:
             relation = f"{_quoted(schema)}.{_quoted(name)}"
-            copy_table(connection, schema, name, comment)
-            expected = table_fingerprint(connection, f"source.{relation}")
-            written = table_fingerprint(connection, f"published.{relation}")
-            if written != expected:
-                raise PublishError(f"{schema}.{name} differs from the warehouse after the copy")
-            published.append(PublishedTable(schema, name, written[0]))
-            progress(f"copied {schema}.{name}: {written[0]:,} rows")
+            same_columns = (schema, name) in existing and [
+                column[:3] for column in table_columns(connection, "source", schema, name)
+            ] == [column[:3] for column in table_columns(connection, "published", schema, name)]
+            if since is None or not same_columns:
+                rows = copy_checked(connection, schema, name, comment)
+                progress(f"copied {schema}.{name}: {rows:,} rows")
+            elif scope is not None and f"{schema}.{name}" in scope.tables:
+                updated = update_keys(connection, schema, name, scope.key)
+                if updated is None:
+                    rows = copy_checked(connection, schema, name, comment)
+                    progress(f"copied {schema}.{name}: {rows:,} rows (a {scope.key} is gone)")
+                else:
+                    rows, rewritten = updated
+                    sync_comments(connection, schema, name, comment)
+                    progress(f"updated {schema}.{name}: {rewritten:,} of {rows:,} rows rewritten")
+            else:
+                expected = table_fingerprint(connection, f"source.{relation}")
+                if table_fingerprint(connection, f"published.{relation}") == expected:
+                    rows = expected[0]
+                    sync_comments(connection, schema, name, comment)
+                    progress(f"kept {schema}.{name}: {rows:,} rows, unchanged")
+                else:
+                    rows = copy_checked(connection, schema, name, comment)
+                    progress(f"copied {schema}.{name}: {rows:,} rows")
+            published.append(PublishedTable(schema, name, rows))
+        for schema, name in sorted(existing - {(schema, name) for schema, name, _ in tables}):
+            connection.execute(f"drop table published.{_quoted(schema)}.{_quoted(name)}")
+            progress(f"dropped {schema}.{name}, no longer in the warehouse")
         connection.execute("checkpoint published")
         connection.execute("detach published")
     finally:
         connection.close()
     if wal_path(destination).exists():
         raise PublishError(f"{destination} kept a write-ahead log after it was closed")
-    return tuple(published)
+    return tuple(published), changes_through
 
 
 def publish(
@@ -289,9 +455,11 @@ def publish(
     schemas: Sequence[str] = DEFAULT_SCHEMAS,
     storage_version: str = STORAGE_VERSION,
     progress: Callable[[str], None] = lambda message: None,
+    scope: ChangeScope | None = None,
 ) -> Publication:
     """Copy ``schemas`` of ``warehouse`` into ``out``, swapped in whole or not at all.
 
+    With a ``scope``, a copy this function wrote before is updated (see the module's docstring).
     Raises :class:`PublishInputError` on input that cannot be published and :class:`PublishError`
     (or a ``duckdb.Error``) when the copy fails; in both cases ``out`` is left as it was.
     """
@@ -302,18 +470,36 @@ def publish(
     with exclusive_lock(out.parent):
         for leftover in remove_leftovers(out):
             progress(f"removed {leftover.name}, left by a publish that did not finish")
+        state = previous_state(out, storage_version) if scope is not None else None
+        since = None
         try:
-            tables = write_copy(warehouse, temp, schemas, storage_version, progress)
+            if state is not None:
+                shutil.copyfile(out, temp)
+                since = str(state["changes_through"])
+            tables, changes_through = write_copy(
+                warehouse, temp, schemas, storage_version, progress, scope, since
+            )
             fsync_path(temp)
             pause = os.environ.get(PAUSE_ENV)
             if pause:
                 progress(f"pausing {pause} s before the swap ({PAUSE_ENV})")
                 time.sleep(float(pause))
+            state_path(out).unlink(missing_ok=True)
             os.replace(temp, out)
         except BaseException:
             remove_leftovers(out)
             raise
         fsync_path(out.parent)
+        if changes_through is not None:
+            state_path(out).write_text(
+                json.dumps(
+                    {
+                        "identity": _identity(out),
+                        "storage_version": storage_version,
+                        "changes_through": changes_through,
+                    }
+                )
+            )
     return Publication(out, tables, out.stat().st_size, time.perf_counter() - began)
 
 

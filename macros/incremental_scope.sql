@@ -241,7 +241,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The configuration of the models rebuilt session by session. #}
+{# The configuration of the models rebuilt session by session. Its meta says so to the publication of
+   the serving copy (chargerlogs.publish), which then rewrites only the sessions stamped again. #}
 {% macro session_scoped_config(on_schema_change='append_new_columns') -%}
     {%- if model.resource_type != 'unit_test' -%}
         {%- set refreshed_sessions = ref('int_sessions_clock_corrected') -%}
@@ -252,5 +253,6 @@
         on_schema_change=on_schema_change,
         pre_hook=["{{ delete_rebuilt_rows(is_session_refreshed()) }}"],
         post_hook=["{{ record_watermark() }}"],
+        meta={'rebuilt_by': 'session_id', 'rebuilt_when_refreshed': 'int_sessions_clock_corrected'},
     ) }}
 {%- endmacro %}

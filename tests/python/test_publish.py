@@ -30,6 +30,9 @@ from chargerlogs.publish import (
     PAUSE_ENV,
     PROG,
     STORAGE_VERSION,
+    ChangeScope,
+    publish,
+    state_path,
     temp_path,
     wal_path,
 )
@@ -432,3 +435,132 @@ def test_bad_input_fails_with_one_line(
     assert message in errors[0]
     assert not out.exists() or out == trimmed_build
     assert not temp_path(out).exists()
+
+
+# Updating a copy batch by batch (the live loop)
+
+SCOPE = ChangeScope(
+    tables=frozenset({"marts.fct_charging_profiles", "marts.rpt_big_changes"}),
+    key="session_id",
+    changes="intermediate.int_sessions_clock_corrected",
+)
+
+
+def scoped_publish(warehouse: Path, out: Path) -> list[str]:
+    """Publish ``warehouse`` into ``out`` with :data:`SCOPE`; the progress lines."""
+    lines: list[str] = []
+    publish(warehouse, out, scope=SCOPE, progress=lines.append)
+    return lines
+
+
+def change_sessions(warehouse: Path, sessions: int) -> list[str]:
+    """Rewrite the profiles of a few sessions as a rebuild would, stamping them; their ids."""
+    connection = duckdb.connect(str(warehouse))
+    try:
+        ids = [
+            session_id
+            for (session_id,) in connection.execute(
+                "select distinct session_id from marts.fct_charging_profiles order by 1 limit ?",
+                [sessions],
+            ).fetchall()
+        ]
+        connection.execute(
+            "update marts.fct_charging_profiles set power_w = power_w + 1"
+            " where list_contains(?, session_id)",
+            [ids],
+        )
+        connection.execute(
+            "update intermediate.int_sessions_clock_corrected"
+            " set refreshed_at = now()::timestamp + interval 1 day"
+            " where list_contains(?, session_id)",
+            [ids],
+        )
+    finally:
+        connection.close()
+    return ids
+
+
+@pytest.fixture
+def changing_build(build_file: Path, tmp_path: Path) -> Path:
+    """A copy of the shared build file that a test may change."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(build_file, path)
+    return path
+
+
+def test_a_scoped_publication_rewrites_only_the_stamped_sessions(
+    changing_build: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "published" / PUBLISHED_NAME
+    first = scoped_publish(changing_build, out)
+    assert all(line.startswith("copied ") for line in first)
+    assert json.loads(state_path(out).read_text())["changes_through"]
+
+    ids = change_sessions(changing_build, 3)
+    connection = duckdb.connect(str(changing_build))
+    try:
+        (rows,) = connection.execute(
+            "select count(*) from marts.fct_charging_profiles where list_contains(?, session_id)",
+            [ids],
+        ).fetchone()
+        connection.execute(f"delete from {CHANGED_TABLE} where measure = 'temperature_c'")
+    finally:
+        connection.close()
+    second = scoped_publish(changing_build, out)
+
+    assert any(
+        line.startswith(f"updated marts.fct_charging_profiles: {rows:,} of ") for line in second
+    )
+    # the big-change report lost rows of sessions that were not stamped: found by its row count
+    assert f"copied {CHANGED_TABLE}" in "\n".join(second)
+    assert "kept marts.fct_session_briefings" in "\n".join(second)
+    tables = tables_of(changing_build)
+    assert tables_of(out) == tables
+    assert fingerprints(out, tables) == fingerprints(changing_build, tables)
+
+
+def test_a_copy_changed_by_anyone_else_is_published_whole(
+    changing_build: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "published" / PUBLISHED_NAME
+    scoped_publish(changing_build, out)
+    publish(changing_build, out)  # a publication without scope: the side file no longer matches
+    change_sessions(changing_build, 2)
+    lines = scoped_publish(changing_build, out)
+    assert lines and all(line.startswith("copied ") for line in lines)
+    tables = tables_of(changing_build)
+    assert fingerprints(out, tables) == fingerprints(changing_build, tables)
+
+
+def test_a_new_column_or_comment_reaches_an_updated_copy(
+    changing_build: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "published" / PUBLISHED_NAME
+    scoped_publish(changing_build, out)
+    connection = duckdb.connect(str(changing_build))
+    try:
+        connection.execute("alter table marts.fct_charging_profiles add column extra integer")
+        connection.execute("comment on table marts.dim_chargers is 'One row per charger (new).'")
+    finally:
+        connection.close()
+    lines = "\n".join(scoped_publish(changing_build, out))
+    assert "copied marts.fct_charging_profiles" in lines
+    assert "kept marts.dim_chargers" in lines
+    comment_sql = "select comment from duckdb_tables() where table_name = 'dim_chargers'"
+    assert query(out, comment_sql) == [("One row per charger (new).",)]
+    columns_sql = (
+        "select column_name from duckdb_columns() where table_name = 'fct_charging_profiles'"
+    )
+    assert query(out, columns_sql) == query(changing_build, columns_sql)
+
+
+def test_an_older_duckdb_reads_an_updated_copy(
+    older_client: Path, changing_build: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "published" / PUBLISHED_NAME
+    scoped_publish(changing_build, out)
+    change_sessions(changing_build, 5)
+    assert any(line.startswith("updated ") for line in scoped_publish(changing_build, out))
+    seen = read_every_table(older_client, out)
+    assert seen["duckdb"] == OLDEST_READER
+    assert seen["tables"] == read_every_table(sys.executable, changing_build)["tables"]
