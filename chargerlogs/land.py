@@ -10,17 +10,24 @@ files instead of the JSON (env ``CHARGER_LAKE_DIR``), without numbering lines ac
 arrival date is the day (UTC) the file was last modified, when it arrived in the folder.
 
 The ledger, ``<lake>/ledger.parquet``, holds one row per landed file: its path, stream, size,
-SHA-256, line count, bronze file and arrival date. A file already in the ledger with the same hash
-is skipped; with another hash it is an error naming the file (landed files are immutable; a change
-is a new file under a new name), and nothing is written. Each Parquet file and the ledger are
-written under a temporary name and renamed, so a reader never sees half a file and a landing that
-stops half-way leaves the ledger as it was (its Parquet files are landed again next time).
+SHA-256, line count, bronze file, arrival date and modification time. A file already in the ledger
+with the same hash is skipped; with another hash it is an error naming the file (landed files are
+immutable; a change is a new file under a new name), and nothing is written. A file whose size and
+modification time (in nanoseconds) are those the ledger recorded is taken as unchanged without
+reading it again (the quick check of ``make`` and ``rsync``), so that a turn of the live loop reads
+only the new files, whatever the history; a file rewritten in place with the same size that also
+got its old modification time back is the one change this does not see.
+
+Each Parquet file and the ledger are written under a temporary name and renamed, so a reader never
+sees half a file and a landing that stops half-way leaves the ledger as it was (its Parquet files
+are landed again next time).
 Each stream's folder also holds one empty Parquet file (partition ``arrival_date=1970-01-01``), so
 that a stream with no file yet is read as no lines.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sys
@@ -40,7 +47,7 @@ LEDGER = "ledger.parquet"
 EMPTY_PARTITION = "1970-01-01"
 LEDGER_COLUMNS = (
     "source_file varchar, log_stream varchar, size_bytes bigint, sha256 varchar, "
-    "line_count bigint, bronze_file varchar, arrival_date date"
+    "line_count bigint, bronze_file varchar, arrival_date date, modified_ns bigint"
 )
 
 
@@ -59,6 +66,8 @@ class LandedFile:
     line_count: int
     bronze_file: str
     arrival_date: str
+    # the file's modification time when landed (ns); None in a ledger written before it was kept
+    modified_ns: int | None = None
 
 
 def log_files(data_dir: str) -> list[tuple[str, str]]:
@@ -90,19 +99,32 @@ def read_ledger(lake: Path) -> dict[str, LandedFile]:
         return {}
     con = duckdb.connect()
     try:
-        rows = con.execute(f"select * from read_parquet('{_sql_text(path)}')").fetchall()
+        relation = con.read_parquet(str(path))
+        modified = "modified_ns" if "modified_ns" in relation.columns else "null"
+        rows = relation.query(
+            "ledger",
+            "select source_file, log_stream, size_bytes, sha256, line_count, bronze_file,"
+            f" cast(arrival_date as varchar), {modified} from ledger",
+        ).fetchall()
     finally:
         con.close()
-    return {row[0]: LandedFile(*row[:6], str(row[6])) for row in rows}
+    return {row[0]: LandedFile(*row) for row in rows}
 
 
 def land(data_dir: str, lake: Path, say: bool = True) -> list[LandedFile]:
     """Land every file of ``data_dir`` the ledger does not hold; return the newly landed ones."""
     ledger = read_ledger(lake)
     pending = []
+    touched = False
     for stream, path in log_files(data_dir):
-        digest = sha256(path)
         known = ledger.get(path)
+        status = os.stat(path)
+        if known is not None and (known.size_bytes, known.modified_ns) == (
+            status.st_size,
+            status.st_mtime_ns,
+        ):
+            continue
+        digest = sha256(path)
         if known is None:
             pending.append((stream, path, digest))
         elif known.sha256 != digest:
@@ -110,6 +132,9 @@ def land(data_dir: str, lake: Path, say: bool = True) -> list[LandedFile]:
                 f"{path} changed since it was landed (sha256 {known.sha256[:12]}... is now "
                 f"{digest[:12]}...): landed files are immutable, land a change as a new file"
             )
+        else:  # the same bytes, touched: record its time, so that it is not read again
+            ledger[path] = dataclasses.replace(known, modified_ns=status.st_mtime_ns)
+            touched = True
     landed = []
     con = duckdb.connect()
     try:
@@ -118,7 +143,7 @@ def land(data_dir: str, lake: Path, say: bool = True) -> list[LandedFile]:
             landed.append(_land_file(con, stream, path, digest, lake))
             if say:
                 print(f"{PROG}: {number}/{len(pending)} {path}", file=sys.stderr, flush=True)
-        if landed:
+        if landed or touched:
             _write_ledger(con, lake, [*ledger.values(), *landed])
     finally:
         con.close()
@@ -147,7 +172,8 @@ def _land_file(
     con: duckdb.DuckDBPyConnection, stream: str, path: str, digest: str, lake: Path
 ) -> LandedFile:
     """Read one file's lines with their numbers and write them as one Parquet file."""
-    arrival = datetime.fromtimestamp(os.stat(path).st_mtime, UTC).date().isoformat()
+    status = os.stat(path)
+    arrival = datetime.fromtimestamp(status.st_mtime, UTC).date().isoformat()
     name = Path(path).name
     folder = lake / "bronze" / stream / f"arrival_date={arrival}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,7 +198,14 @@ def _land_file(
     count = con.execute(f"select count(*) from read_parquet('{_sql_text(temporary)}')").fetchone()
     os.replace(temporary, target)
     return LandedFile(
-        path, stream, os.stat(path).st_size, digest, int(count[0]), str(target), arrival
+        path,
+        stream,
+        status.st_size,
+        digest,
+        int(count[0]),
+        str(target),
+        arrival,
+        status.st_mtime_ns,
     )
 
 
@@ -180,7 +213,7 @@ def _write_ledger(con: duckdb.DuckDBPyConnection, lake: Path, rows: list[LandedF
     """Write the whole ledger under a temporary name and rename it over the old one."""
     con.execute(f"create or replace temp table ledger ({LEDGER_COLUMNS})")
     con.executemany(
-        "insert into ledger values (?, ?, ?, ?, ?, ?, ?)",
+        "insert into ledger values (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.source_file,
@@ -190,6 +223,7 @@ def _write_ledger(con: duckdb.DuckDBPyConnection, lake: Path, rows: list[LandedF
                 r.line_count,
                 r.bronze_file,
                 r.arrival_date,
+                r.modified_ns,
             )
             for r in sorted(rows, key=lambda r: r.source_file)
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
 import sys
@@ -114,3 +115,32 @@ def test_marts_built_from_bronze_equal_the_marts_built_from_json(
             mart
         )
     shutil.rmtree(lake)
+
+
+def test_a_landed_file_is_read_again_only_when_its_size_or_time_changed(
+    small_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = tmp_path / "lake"
+    land.land(str(small_folder), lake, say=False)
+    hashed: list[str] = []
+    real_sha256 = land.sha256
+
+    def counting_sha256(path: str) -> str:
+        hashed.append(Path(path).name)
+        return real_sha256(path)
+
+    monkeypatch.setattr(land, "sha256", counting_sha256)
+    assert land.land(str(small_folder), lake, say=False) == []
+    assert hashed == []  # nothing new: no file read
+
+    touched = small_folder / "charger_log_status" / "a.json"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    assert land.land(str(small_folder), lake, say=False) == []
+    assert hashed == ["a.json"]  # touched: read once, same bytes, its new time recorded
+    assert land.read_ledger(lake)[str(touched)].modified_ns == touched.stat().st_mtime_ns
+    assert land.land(str(small_folder), lake, say=False) == []
+    assert hashed == ["a.json"]
+
+    write_lines(touched, ['{"id": 1}', '{"id": 2}', '{"id": 99}'])
+    with pytest.raises(land.LandingError, match="a.json changed since it was landed"):
+        land.land(str(small_folder), lake, say=False)
