@@ -139,7 +139,7 @@ def scenario(
     land.land(str(landing), lake, say=False)
     warehouse.invoke("seed")
     warehouse.invoke("run")
-    publish.publish(warehouse_file, published)
+    publish.publish(warehouse_file, published, scope=warehouse.publication_scope)
     cold_build_s = time.monotonic() - began
     reports = []
     for number in range(history_minutes + 1, history_minutes + batches + 1):
