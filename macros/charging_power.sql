@@ -16,6 +16,45 @@
     coalesce({{ interval_s }} > {{ var('max_integration_gap_s') }}, false)
 {%- endmacro %}
 
+{# A phase's current or voltage where this reading misses it: the phase's last measured value of the
+   same series before it (window `before_reading`, rows up to the previous one), carried when it was
+   measured at most var max_integration_gap_s earlier; null when the reading has the value, or when no
+   such value exists (a series' first readings, after a gap). #}
+{% macro carried_value(column) -%}
+    case
+        when
+            {{ column }} is null
+            and measured_epoch_s
+            - last_value(case when {{ column }} is not null then measured_epoch_s end ignore nulls) over before_reading
+            <= {{ var('max_integration_gap_s') }}
+            then last_value({{ column }} ignore nulls) over before_reading
+    end
+{%- endmacro %}
+
+{# Power in W that carried values give a reading: for each phase missing its current or voltage, the
+   measured value of the pair times the carried one (or both carried); 0 when nothing is carried. #}
+{% macro carried_power_w() -%}
+    {%- for phase in [1, 2, 3] %}
+        coalesce(
+            case
+                when voltage_l{{ phase }}_v is null or current_l{{ phase }}_a is null
+                    then coalesce(voltage_l{{ phase }}_v, carried_voltage_l{{ phase }}_v)
+                    * coalesce(current_l{{ phase }}_a, carried_current_l{{ phase }}_a)
+            end,
+            0
+        ){% if not loop.last %} +{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{# True when a phase of the reading misses its current or voltage and carried values complete it. #}
+{% macro has_carried_measurement() -%}
+    {{ any_phase(
+        '(voltage_l{p}_v is null or current_l{p}_a is null)'
+        ~ ' and coalesce(voltage_l{p}_v, carried_voltage_l{p}_v)'
+        ~ ' * coalesce(current_l{p}_a, carried_current_l{p}_a) is not null'
+    ) }}
+{%- endmacro %}
+
 {# True when an interval is active charging: measured (no gap) and its mean power above
    var active_power_threshold_w. #}
 {% macro is_active_charging_interval(previous_power_w, power_w, interval_s) -%}
@@ -35,14 +74,20 @@
     end
 {%- endmacro %}
 
-{# The estimated energy in Wh of a gap up to var max_estimated_gap_s long: a linear bridge between its
-   two edge readings (the same trapezoid); none for a measured interval or a longer gap. #}
-{% macro estimated_interval_energy_wh(previous_power_w, power_w, interval_s) -%}
+{# The estimated energy in Wh of an interval: in a measured interval, the trapezoid of the power that
+   carried values give its two readings; across a gap up to var max_estimated_gap_s long, a linear
+   bridge between its two edge readings (the same trapezoid, on measured plus carried power); none
+   across a longer gap. #}
+{% macro estimated_interval_energy_wh(previous_power_w, power_w, previous_carried_power_w, carried_power_w, interval_s) -%}
     case
-        when
-            {{ interval_s }} > {{ var('max_integration_gap_s') }}
-            and {{ interval_s }} <= {{ var('max_estimated_gap_s') }}
-            then {{ trapezoid_energy_wh(previous_power_w, power_w, interval_s) }}
+        when {{ interval_s }} <= {{ var('max_integration_gap_s') }}
+            then {{ trapezoid_energy_wh(previous_carried_power_w, carried_power_w, interval_s) }}
+        when {{ interval_s }} <= {{ var('max_estimated_gap_s') }}
+            then {{ trapezoid_energy_wh(
+                previous_power_w ~ ' + ' ~ previous_carried_power_w,
+                power_w ~ ' + ' ~ carried_power_w,
+                interval_s
+            ) }}
         else 0.0
     end
 {%- endmacro %}

@@ -282,8 +282,8 @@ def create_app(conninfo: str | None = None) -> FastAPI:
 
     @app.get("/api/sessions/{session_id}")
     async def session(session_id: SessionId, auth: SignedIn) -> Response:
-        """One session: briefing (true times, also in the user's zone), big changes and full
-        profile."""
+        """One session: briefing (true times, also in the user's zone), big changes, anomalies
+        (true times, and seconds from the session's start) and full profile."""
         user, con = auth
         row = await db.session_page(con, session_id)
         if row is None:
@@ -297,6 +297,8 @@ def create_app(conninfo: str | None = None) -> FastAPI:
             + json.dumps(fields)
             + ',"big_changes":'
             + row["big_changes_json"]
+            + ',"anomalies":'
+            + row["anomalies_json"]
             + ',"profile":'
             + (row["profile_json"] or "{}")
             + "}"

@@ -40,6 +40,9 @@ SESSION_COLUMNS = """
     has_energy_mismatch, is_overlapping, missing_measurement_reading_count, is_in_progress
 """
 
+# ISO-8601 in UTC to the second, as the app writes times
+UTC_ISO = """'YYYY-MM-DD"T"HH24:MI:SS"Z"'"""
+
 SESSION_PAGE = f"""
     select
         {SESSION_COLUMNS},
@@ -68,6 +71,37 @@ SESSION_PAGE = f"""
             from portal.big_changes as changes
             where changes.session_id = sessions.session_id
         ) as big_change_threshold_pct,
+        (
+            select coalesce(
+                json_agg(
+                    json_build_object(
+                        'anomaly_id', anomalies.anomaly_id,
+                        'kind', anomalies.kind,
+                        'severity', anomalies.severity,
+                        'phase', anomalies.phase,
+                        'started_at',
+                        to_char(anomalies.started_at at time zone 'UTC', {UTC_ISO}),
+                        'ended_at',
+                        to_char(anomalies.ended_at at time zone 'UTC', {UTC_ISO}),
+                        'started_elapsed_s',
+                        extract(epoch from anomalies.started_at - sessions.corrected_started_at),
+                        'ended_elapsed_s',
+                        extract(epoch from anomalies.ended_at - sessions.corrected_started_at),
+                        'duration_s', anomalies.duration_s,
+                        'detectors', anomalies.detectors,
+                        'measure', anomalies.measure,
+                        'extreme_value', anomalies.extreme_value,
+                        'expected_value', anomalies.expected_value,
+                        'limit_value', anomalies.limit_value,
+                        'is_open', anomalies.is_open
+                    )
+                    order by anomalies.started_at, anomalies.anomaly_id
+                ),
+                '[]'
+            )::text
+            from portal.session_anomalies as anomalies
+            where anomalies.session_id = sessions.session_id
+        ) as anomalies_json,
         (
             select profiles.profile::text
             from portal.session_profiles as profiles
@@ -160,7 +194,8 @@ class PortalStore:
 
 
 async def session_page(con: AsyncConnection, session_id: int) -> dict[str, Any] | None:
-    """The session's briefing, its big changes (JSON text) and its profile (JSON text)."""
+    """The session's briefing, its big changes and anomalies (JSON text) and its profile (JSON
+    text)."""
     cursor = await con.execute(SESSION_PAGE, [session_id])
     return await cursor.fetchone()
 

@@ -34,6 +34,9 @@ class Mart:
     table: str
     columns: dict[str, str]
     order_by: tuple[str, ...]
+    # an optional mart that is not built yet reads as no rows (the anomalies, which a live loop
+    # builds only on its whole-project runs)
+    optional: bool = False
 
 
 PHASES = ("l1", "l2", "l3")
@@ -187,6 +190,33 @@ PROFILES_IN_PROGRESS = Mart(
     order_by=("session_id", "reading_seq"),
 )
 
+# The anomalies drawn on a session's chart. An anomaly belongs to the session of its readings
+# (session_id); one without a session (on an idle charger, or during a charge whose session event
+# has not arrived) is kept with its charger, so that a session in progress shows those of its
+# charge. Times are true times.
+ANOMALIES = Mart(
+    table="fct_anomalies",
+    columns={
+        "anomaly_id": "anomaly_id",
+        "session_id": "session_id",
+        "charger_id": "charger_id",
+        "kind": "kind",
+        "severity": "severity",
+        "phase": "phase",
+        "started_at": "started_at",
+        "ended_at": "ended_at",
+        "duration_s": "duration_s",
+        "detectors": "detectors",
+        "measure": "measure",
+        "extreme_value": "extreme_value",
+        "expected_value": "expected_value",
+        "limit_value": "limit_value",
+        "is_open": "is_open",
+    },
+    order_by=("started_at", "anomaly_id"),
+    optional=True,
+)
+
 MARTS: tuple[Mart, ...] = (
     SESSIONS,
     PROFILES,
@@ -194,6 +224,7 @@ MARTS: tuple[Mart, ...] = (
     CHARGERS,
     SESSIONS_IN_PROGRESS,
     PROFILES_IN_PROGRESS,
+    ANOMALIES,
 )
 
 
@@ -201,12 +232,15 @@ class MartError(RuntimeError):
     """A mart is missing, ambiguous, or lacks a column the serving store needs."""
 
 
-def _relation(con: duckdb.DuckDBPyConnection, mart: Mart, schema: str) -> str:
-    """The quoted ``schema.table`` of ``mart``; an error naming the setting when it is not there."""
+def _relation(con: duckdb.DuckDBPyConnection, mart: Mart, schema: str) -> str | None:
+    """The quoted ``schema.table`` of ``mart``; None for an optional mart that is not there, an
+    error naming the setting for another."""
     found = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, mart.table],
     ).fetchone()[0]
+    if not found and mart.optional:
+        return None
     if not found:
         raise MartError(
             f"mart {mart.table} not found in schema '{schema}' of the warehouse "
@@ -222,7 +256,8 @@ def _query(mart: Mart, relation: str) -> str:
 
 
 def read_marts(warehouse: Path, schema: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Every row the serving store needs, keyed by mart table, each row a dict of serving fields.
+    """Every row the serving store needs, keyed by mart table, each row a dict of serving fields
+    (none for an optional mart that is not built).
 
     The warehouse is opened read-only and closed before returning. Timestamps are naive UTC.
     """
@@ -234,6 +269,9 @@ def read_marts(warehouse: Path, schema: str | None = None) -> dict[str, list[dic
         rows: dict[str, list[dict[str, Any]]] = {}
         for mart in MARTS:
             relation = _relation(con, mart, schema)
+            if relation is None:
+                rows[mart.table] = []
+                continue
             try:
                 cursor = con.execute(_query(mart, relation))
             except duckdb.BinderException as error:

@@ -1,4 +1,5 @@
-"""Publish the marts into the serving store: sessions, full profiles, big changes, chargers, users.
+"""Publish the marts into the serving store: sessions, full profiles, big changes, anomalies,
+chargers, users.
 
 Idempotent: a session is written only when its content (briefing, profile and big changes) differs
 from what the store holds, and then replaced whole; sessions gone from the marts are deleted;
@@ -45,6 +46,10 @@ PROFILE_SERIES = tuple(
     if field not in ("session_id", "corrected_measured_at")
 )
 BIG_CHANGE_FIELDS = tuple(field for field in marts.BIG_CHANGES.columns if field != "session_id")
+# the session's id and charger come with the session
+ANOMALY_FIELDS = tuple(
+    field for field in marts.ANOMALIES.columns if field not in ("session_id", "charger_id")
+)
 CHARGER_FIELDS = tuple(marts.CHARGERS.columns)
 
 
@@ -116,6 +121,7 @@ class SessionContent:
     profile_json: str
     reading_count: int
     big_changes: list[dict[str, Any]]
+    anomalies: list[dict[str, Any]]
     digest: str
 
 
@@ -130,10 +136,37 @@ def profile_document(readings: Sequence[dict[str, Any]]) -> dict[str, list[Any]]
     return document
 
 
+def _anomalies_by_session(
+    briefings: list[dict[str, Any]], anomalies: list[dict[str, Any]], in_progress: bool
+) -> dict[int, list[dict[str, Any]]]:
+    """The anomalies of each session of ``briefings``: those of its readings (``session_id``); for a
+    session in progress, whose readings have no session yet, those without a session on its charger
+    that overlap the charge so far (true times)."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if not in_progress:
+        for anomaly in anomalies:
+            if anomaly["session_id"] is not None:
+                found[anomaly["session_id"]].append(anomaly)
+        return found
+    unsessioned: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for anomaly in anomalies:
+        if anomaly["session_id"] is None:
+            unsessioned[anomaly["charger_id"]].append(anomaly)
+    for briefing in briefings:
+        found[briefing["session_id"]] = [
+            anomaly
+            for anomaly in unsessioned.get(briefing["charger_id"], [])
+            if anomaly["ended_at"] >= briefing["corrected_started_at"]
+            and anomaly["started_at"] <= briefing["corrected_ended_at"]
+        ]
+    return found
+
+
 def _contents(
     briefings: list[dict[str, Any]],
     readings: list[dict[str, Any]],
     changes: list[dict[str, Any]],
+    anomalies: list[dict[str, Any]],
     in_progress: bool,
 ) -> dict[int, SessionContent]:
     """The content of every session of ``briefings`` with a user id, keyed by session id."""
@@ -143,6 +176,7 @@ def _contents(
     changes_by_session: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for change in changes:
         changes_by_session[change["session_id"]].append(change)
+    anomalies_by_session = _anomalies_by_session(briefings, anomalies, in_progress)
     contents: dict[int, SessionContent] = {}
     for briefing in briefings:
         session_id = briefing["session_id"]
@@ -154,11 +188,20 @@ def _contents(
             {name: change[name] for name in BIG_CHANGE_FIELDS}
             for change in changes_by_session.get(session_id, [])
         ]
+        session_anomalies = [
+            {name: anomaly[name] for name in ANOMALY_FIELDS}
+            for anomaly in anomalies_by_session.get(session_id, [])
+        ]
         known = {**marts.IN_PROGRESS_UNKNOWN, **briefing} if in_progress else briefing
         kept = {name: known[name] for name in SESSION_FIELDS}
         kept["is_in_progress"] = in_progress
         canonical = json.dumps(
-            {"briefing": kept, "big_changes": session_changes, "profile": profile_json},
+            {
+                "briefing": kept,
+                "big_changes": session_changes,
+                "anomalies": session_anomalies,
+                "profile": profile_json,
+            },
             sort_keys=True,
             default=str,
             separators=(",", ":"),
@@ -168,6 +211,7 @@ def _contents(
             profile_json=profile_json,
             reading_count=len(session_readings),
             big_changes=session_changes,
+            anomalies=session_anomalies,
             digest=hashlib.sha256(canonical.encode()).hexdigest(),
         )
     return contents
@@ -178,16 +222,19 @@ def session_contents(rows: dict[str, list[dict[str, Any]]]) -> dict[int, Session
 
     A session in progress whose provisional key is also a finished session's id is left out (the
     finished one is published)."""
+    anomalies = rows.get(marts.ANOMALIES.table, [])
     contents = _contents(
         rows[marts.SESSIONS.table],
         rows[marts.PROFILES.table],
         rows[marts.BIG_CHANGES.table],
+        anomalies,
         in_progress=False,
     )
     in_progress = _contents(
         rows[marts.SESSIONS_IN_PROGRESS.table],
         rows[marts.PROFILES_IN_PROGRESS.table],
         [],
+        anomalies,
         in_progress=True,
     )
     for session_id, content in in_progress.items():
@@ -284,6 +331,22 @@ def _insert_session(cur: psycopg.Cursor, session_id: int, content: SessionConten
                 ),
             ]
             for change in content.big_changes
+        ],
+    )
+    anomaly_names = ("session_id", "user_id", *ANOMALY_FIELDS)
+    cur.executemany(
+        f"insert into portal.session_anomalies ({', '.join(anomaly_names)}) "
+        f"values ({', '.join(['%s'] * len(anomaly_names))})",
+        [
+            [
+                session_id,
+                briefing["user_id"],
+                *(
+                    _utc(anomaly[name]) if isinstance(anomaly[name], datetime) else anomaly[name]
+                    for name in ANOMALY_FIELDS
+                ),
+            ]
+            for anomaly in content.anomalies
         ],
     )
 

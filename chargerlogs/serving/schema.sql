@@ -104,6 +104,31 @@ create table if not exists portal.big_changes (
     on delete cascade on update cascade
 );
 
+-- The anomalies of fct_anomalies found in a session's readings (for a session in progress: on its
+-- charger during the charge), drawn on the session's chart: kind, severity, phase, span in true
+-- time and the evidence (the worst value against the expected one and the limit applied).
+create table if not exists portal.session_anomalies (
+    session_id bigint not null,
+    anomaly_id text not null,
+    user_id bigint not null,
+    kind text not null,
+    severity text not null,
+    -- L1, L2 or L3; null for an energy mismatch, which is the session's
+    phase text,
+    started_at timestamptz not null,
+    ended_at timestamptz not null,
+    duration_s bigint not null,
+    detectors text not null,
+    measure text not null,
+    extreme_value double precision not null,
+    expected_value double precision,
+    limit_value double precision,
+    is_open boolean not null,
+    primary key (session_id, anomaly_id),
+    foreign key (session_id, user_id) references portal.sessions (session_id, user_id)
+    on delete cascade on update cascade
+);
+
 -- Token look-up for sign-in: the only way the app reads portal.users, one matching row at most.
 create or replace function portal.authenticate(presented_token_sha256 text)
 returns table (user_id bigint, display_name text, time_zone text, is_active boolean)
@@ -122,6 +147,7 @@ alter table portal.chargers enable row level security;
 alter table portal.sessions enable row level security;
 alter table portal.session_profiles enable row level security;
 alter table portal.big_changes enable row level security;
+alter table portal.session_anomalies enable row level security;
 
 drop policy if exists own_user on portal.users;
 create policy own_user on portal.users for select
@@ -137,6 +163,10 @@ using (user_id = portal.requesting_user_id());
 
 drop policy if exists own_big_changes on portal.big_changes;
 create policy own_big_changes on portal.big_changes for select
+using (user_id = portal.requesting_user_id());
+
+drop policy if exists own_anomalies on portal.session_anomalies;
+create policy own_anomalies on portal.session_anomalies for select
 using (user_id = portal.requesting_user_id());
 
 -- a charger is visible to the users who have a session on it

@@ -22,7 +22,7 @@ from chargerlogs.serving.cluster import DATABASE, SERVER_USER, LocalCluster
 
 OWNER_ROLE = "portal_owner"
 APP_ROLE = "portal_app"
-APP_TABLES = ("sessions", "session_profiles", "big_changes", "chargers")
+APP_TABLES = ("sessions", "session_profiles", "big_changes", "session_anomalies", "chargers")
 
 
 @dataclass(frozen=True)

@@ -93,17 +93,54 @@ charge_readings as (
         by_charger_whole as (partition by unsessioned_readings.charger_id)
 ),
 
+-- A phase's missing current or voltage is carried from the charge's last measured value, as in a
+-- session's readings (charging_power.sql).
+carried as (
+    select
+        *,
+        {%- for phase in [1, 2, 3] %}
+            {{ carried_value('current_l' ~ phase ~ '_a') }} as carried_current_l{{ phase }}_a,
+            {{ carried_value('voltage_l' ~ phase ~ '_v') }}
+                as carried_voltage_l{{ phase }}_v{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from charge_readings
+    window before_reading as (
+        partition by charger_id
+        order by measured_epoch_s asc
+        rows between unbounded preceding and 1 preceding
+    )
+),
+
+carried_powered as (
+    select
+        *,
+        {{ carried_power_w() }} as carried_power_w,
+        {{ has_carried_measurement() }} as has_carried_measurement
+    from carried
+),
+
+carried_lagged as (
+    select
+        *,
+        lag(carried_power_w) over (partition by charger_id order by measured_epoch_s asc) as previous_carried_power_w
+    from carried_powered
+),
+
 -- The rules of a session's readings (charging_power.sql): a gap has no measured energy, a gap up to
--- max_estimated_gap_s an estimate, an interval is active when measured and charging.
+-- max_estimated_gap_s an estimate, what carried values add is estimated, an interval is active when
+-- measured and charging.
 energies as (
     select
         *,
         {{ is_gap_interval('interval_s') }} as is_gap_before,
-        {{ is_active_charging_interval('previous_power_w', 'power_w', 'interval_s') }} as is_active_interval,
+        {{ is_active_charging_interval(
+            'previous_power_w + previous_carried_power_w', 'power_w + carried_power_w', 'interval_s'
+        ) }} as is_active_interval,
         {{ measured_interval_energy_wh('previous_power_w', 'power_w', 'interval_s') }} as interval_energy_wh,
-        {{ estimated_interval_energy_wh('previous_power_w', 'power_w', 'interval_s') }}
-            as interval_estimated_energy_wh
-    from charge_readings
+        {{ estimated_interval_energy_wh(
+            'previous_power_w', 'power_w', 'previous_carried_power_w', 'carried_power_w', 'interval_s'
+        ) }} as interval_estimated_energy_wh
+    from carried_lagged
 ),
 
 final as (
@@ -123,6 +160,7 @@ final as (
             temperature_l{{ phase }}_c,
         {%- endfor %}
         power_w,
+        carried_power_w,
         interval_s,
         is_gap_before,
         is_active_interval,
@@ -133,6 +171,7 @@ final as (
             as accumulated_energy_wh,
         {{ exact_sum('interval_estimated_energy_wh', over='by_charge_so_far') }} as accumulated_estimated_energy_wh,
         has_missing_measurement,
+        has_carried_measurement,
         last_user_id as last_session_user_id,
         sole_user_id,
         last_unit_price_eur_per_kwh

@@ -41,16 +41,44 @@ session_readings as (
     {%- endif %}
 ),
 
--- Power per phase is V x I with a power factor of 1 (chargers correct their power factor to ~0.99);
--- a phase without a measurement contributes nothing to the total.
-powered as (
+-- A phase's missing current or voltage is carried from the phase's last measured value in the session
+-- when that value is at most max_integration_gap_s old, as a lost reading would leave a measured
+-- interval; a session's first readings and a reading after a gap have none to carry. The carried
+-- values feed only the energy estimate (charging_power.sql); the reading's own columns stay null.
+carried as (
     select
         *,
         {%- for phase in [1, 2, 3] %}
+            {{ carried_value('current_l' ~ phase ~ '_a') }} as carried_current_l{{ phase }}_a,
+            {{ carried_value('voltage_l' ~ phase ~ '_v') }}
+                as carried_voltage_l{{ phase }}_v{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from session_readings
+    window before_reading as (
+        partition by session_id
+        order by measured_epoch_s asc
+        rows between unbounded preceding and 1 preceding
+    )
+),
+
+-- Power per phase is V x I with a power factor of 1 (chargers correct their power factor to ~0.99);
+-- a phase without a measurement contributes nothing to the measured total, and what carried values
+-- give it is carried_power_w.
+powered as (
+    select
+        * exclude (
+            {%- for phase in [1, 2, 3] %}
+                carried_current_l{{ phase }}_a,
+                carried_voltage_l{{ phase }}_v{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ),
+        {%- for phase in [1, 2, 3] %}
             voltage_l{{ phase }}_v * current_l{{ phase }}_a as power_l{{ phase }}_w,
         {%- endfor %}
-        {{ total_power_w() }} as power_w
-    from session_readings
+        {{ total_power_w() }} as power_w,
+        {{ carried_power_w() }} as carried_power_w,
+        {{ has_carried_measurement() }} as has_carried_measurement
+    from carried
 ),
 
 -- The previous reading's values feed the big-change report; the interval feeds the energy.
@@ -61,6 +89,7 @@ lagged as (
         {%- for column in series %}
             lag({{ column }}) over by_session as previous_{{ column }},
         {%- endfor %}
+        lag(carried_power_w) over by_session as previous_carried_power_w,
         measured_epoch_s - lag(measured_epoch_s) over by_session as interval_s
     from powered
     window by_session as (partition by session_id order by measured_epoch_s asc)
@@ -69,17 +98,22 @@ lagged as (
 -- Trapezoidal rule between consecutive readings: the measured energy of an interval. A gap (longer
 -- than max_integration_gap_s) has no measured energy; up to max_estimated_gap_s it gets an estimate,
 -- a linear bridge between its two edge readings (the same trapezoid), kept apart from the measured
--- energy. A longer gap gets none: the car may have finished, paused or tapered inside it. An interval
--- is active charging when it is measured and its mean power is above active_power_threshold_w. The
--- rules are macros (charging_power.sql), shared with the sessions in progress.
+-- energy. A longer gap gets none: the car may have finished, paused or tapered inside it. What the
+-- carried values of a measured interval's readings add is estimated too. An interval is active
+-- charging when it is measured and its mean power, carried power included, is above
+-- active_power_threshold_w. The rules are macros (charging_power.sql), shared with the sessions in
+-- progress.
 energies as (
     select
-        *,
+        * exclude (previous_carried_power_w),
         {{ is_gap_interval('interval_s') }} as is_gap_before,
-        {{ is_active_charging_interval('previous_power_w', 'power_w', 'interval_s') }} as is_active_interval,
+        {{ is_active_charging_interval(
+            'previous_power_w + previous_carried_power_w', 'power_w + carried_power_w', 'interval_s'
+        ) }} as is_active_interval,
         {{ measured_interval_energy_wh('previous_power_w', 'power_w', 'interval_s') }} as interval_energy_wh,
-        {{ estimated_interval_energy_wh('previous_power_w', 'power_w', 'interval_s') }}
-            as interval_estimated_energy_wh
+        {{ estimated_interval_energy_wh(
+            'previous_power_w', 'power_w', 'previous_carried_power_w', 'carried_power_w', 'interval_s'
+        ) }} as interval_estimated_energy_wh
     from lagged
 ),
 

@@ -253,6 +253,12 @@ def assert_session_page_equals_the_marts(body: dict, briefing: dict, store: Port
     ] == changes
     if changes:
         assert session["big_change_threshold_pct"] == 10
+    anomaly_ids = query(
+        store.warehouse,
+        "select anomaly_id from fct_anomalies where session_id = ? order by started_at, anomaly_id",
+        [session_id],
+    )
+    assert [(mark["anomaly_id"],) for mark in body["anomalies"]] == anomaly_ids
 
 
 def test_session_page_equals_the_marts(
@@ -264,6 +270,65 @@ def test_session_page_equals_the_marts(
     )
     assert response.status_code == 200
     assert_session_page_equals_the_marts(response.json(), briefing, portal_store)
+
+
+def test_a_session_page_has_its_anomalies_and_no_other_users(
+    client: TestClient, portal_store: PortalStore
+) -> None:
+    anomalies = query_dicts(
+        portal_store.warehouse,
+        "select anomalies.*, briefings.user_id, "
+        "briefings.corrected_started_at as session_started_at from fct_anomalies as anomalies "
+        "inner join fct_session_briefings as briefings using (session_id) "
+        "where briefings.user_id is not null order by anomalies.started_at, anomalies.anomaly_id",
+    )
+    assert anomalies, "the default dataset has anomalies in sessions"
+    first = anomalies[0]
+    owner, session_id = first["user_id"], first["session_id"]
+    expected = [row for row in anomalies if row["session_id"] == session_id]
+    response = client.get(f"/api/sessions/{session_id}", headers=auth(portal_store, owner))
+    assert response.status_code == 200
+    marks = response.json()["anomalies"]
+    assert [mark["anomaly_id"] for mark in marks] == [row["anomaly_id"] for row in expected]
+    for mark, row in zip(marks, expected, strict=True):
+        for field in (
+            "kind",
+            "severity",
+            "phase",
+            "duration_s",
+            "detectors",
+            "measure",
+            "extreme_value",
+            "expected_value",
+            "limit_value",
+            "is_open",
+        ):
+            assert mark[field] == row[field], field
+        assert mark["started_at"] == utc_text(row["started_at"])
+        assert mark["ended_at"] == utc_text(row["ended_at"])
+        start = row["session_started_at"]
+        assert float(mark["started_elapsed_s"]) == (row["started_at"] - start).total_seconds()
+        assert float(mark["ended_elapsed_s"]) == (row["ended_at"] - start).total_seconds()
+
+    # another user gets a 404 for that session, and none of its anomalies anywhere
+    other = next(
+        user_id
+        for (user_id,) in query(
+            portal_store.warehouse,
+            "select distinct user_id from fct_session_briefings where user_id is not null "
+            "order by user_id",
+        )
+        if user_id != owner
+    )
+    refused = client.get(f"/api/sessions/{session_id}", headers=auth(portal_store, other))
+    assert_error(refused, 404, "session not found")
+    assert first["anomaly_id"] not in refused.text
+    own_anomalies = {row["anomaly_id"] for row in anomalies if row["user_id"] == other}
+    for session in sessions_of(portal_store, other):
+        body = client.get(
+            f"/api/sessions/{session['session_id']}", headers=auth(portal_store, other)
+        ).json()
+        assert {mark["anomaly_id"] for mark in body["anomalies"]} <= own_anomalies
 
 
 def test_a_reset_clock_session_is_shown_in_true_time(

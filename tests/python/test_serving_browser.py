@@ -217,7 +217,11 @@ def expected_tile_details(briefing: dict) -> dict[str, str]:
         "energy_telemetry": "nothing reported to compare"
         if ratio is None
         else f"{fixed(ratio * 100, 1)} % of reported",
-        "energy_estimated": "no telemetry gap bridged"
+        "energy_estimated": (
+            "missing values carried"
+            if briefing["estimated_gap_energy_wh"] > 0
+            else "no telemetry gap bridged"
+        )
         if gaps == 0
         else f"across {gaps} telemetry gap{'' if gaps == 1 else 's'}",
         "quality": f"{briefing['reading_count']} readings",
@@ -293,6 +297,13 @@ def assert_page_equals_the_marts(page: Page, store: PortalStore, briefing: dict)
     assert page.locator("svg .big-change").count() == changes
     assert page.locator("#big-changes tbody tr").count() == changes
     assert page.locator("#in-progress").is_hidden()
+    anomalies = query(
+        store.warehouse, "select count(*) from fct_anomalies where session_id = ?", [session_id]
+    )[0][0]
+    assert page.locator("svg .anomaly-band").count() == anomalies
+    assert int(page.locator("#chart").get_attribute("data-anomalies")) == anomalies
+    assert page.locator("#anomalies tbody tr").count() == anomalies
+    assert page.locator("#anomalies-none").is_visible() == (anomalies == 0)
     return readings
 
 
@@ -389,6 +400,92 @@ def test_a_reset_clock_session_shows_true_times_and_its_estimated_energy(
         f"{kwh(last['accumulated_energy_wh'])} "
         f"({fixed(last['accumulated_estimated_energy_wh'] / 1000, 2)} estimated)"
     ) in page.locator(".readout").inner_text()
+
+
+def test_a_sessions_anomalies_are_marked_on_its_chart_and_listed(
+    page: Page, base_url: str, portal_store: PortalStore, demo: dict
+) -> None:
+    anomalies = query_dicts(
+        portal_store.warehouse,
+        "select anomalies.* from fct_anomalies as anomalies "
+        "inner join fct_session_briefings as briefings using (session_id) "
+        "where briefings.session_id = ("
+        "    select briefings.session_id from fct_session_briefings as briefings "
+        "    where briefings.user_id is not null and exists ("
+        "        select 1 from fct_anomalies where fct_anomalies.session_id = briefings.session_id"
+        "    ) order by briefings.reading_count desc, briefings.session_id limit 1"
+        ") order by anomalies.started_at, anomalies.anomaly_id",
+    )
+    assert anomalies, "the default dataset has anomalies in sessions"
+    session_id = anomalies[0]["session_id"]
+    briefing = query_dicts(
+        portal_store.warehouse,
+        "select * from fct_session_briefings where session_id = ?",
+        [session_id],
+    )[0]
+    sign_in(page, base_url, portal_store.tokens[briefing["user_id"]])
+    page.goto(f"{base_url}/sessions/{session_id}")
+    page.wait_for_selector("body[data-ready=true]")
+    assert_page_equals_the_marts(page, portal_store, briefing)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard_session_anomalies.png"), full_page=True)
+
+    panels = {
+        "voltage_v": "voltage",
+        "temperature_c": "temperature",
+        "current_a": "current",
+        "energy_wh": "power",
+    }
+    start = briefing["corrected_started_at"]
+    duration_s = briefing["session_duration_s"]
+    for anomaly in anomalies:
+        band = page.locator(f"svg .anomaly-band[data-anomaly-id='{anomaly['anomaly_id']}']")
+        assert band.count() == 1
+        # on the panel of its measure, with its kind, phase and severity
+        panel = band.locator("xpath=..")
+        assert panel.get_attribute("data-panel") == panels[anomaly["measure"]]
+        assert band.get_attribute("data-kind") == anomaly["kind"]
+        assert band.get_attribute("data-severity") == anomaly["severity"]
+        assert band.get_attribute("class") == f"anomaly-band {anomaly['severity']}"
+        assert band.get_attribute("data-phase") == (anomaly["phase"] or "")
+        # over its span: the band's share of the plot width is the anomaly's share of the session
+        area = panel.locator(".plot-area").bounding_box()
+        box = band.bounding_box()
+        offset_s = min(max((anomaly["started_at"] - start).total_seconds(), 0), duration_s)
+        assert box["x"] - area["x"] == pytest.approx(area["width"] * offset_s / duration_s, abs=3)
+        span_s = min((anomaly["ended_at"] - start).total_seconds(), duration_s) - offset_s
+        assert box["width"] == pytest.approx(max(area["width"] * span_s / duration_s, 3), abs=3)
+        tooltip = band.locator("title").text_content()
+        assert anomaly["kind"].replace("_", " ") in tooltip and anomaly["severity"] in tooltip
+        assert f"worst {anomaly['extreme_value']:.0f}"[:8] in tooltip
+        # and a row in the list under the chart
+        row = page.locator(f"#anomalies tr[data-anomaly-id='{anomaly['anomaly_id']}'] td")
+        assert row.nth(2).inner_text() == anomaly["kind"].replace("_", " ") + (
+            f" {anomaly['phase']}" if anomaly["phase"] else ""
+        )
+        assert row.nth(3).inner_text() == anomaly["severity"]
+        assert row.nth(5).inner_text() == anomaly["detectors"]
+    severities = {anomaly["severity"] for anomaly in anomalies}
+    legend = page.locator("#legend").inner_text()
+    for severity in ("warning", "critical"):
+        assert (f"Anomaly ({severity})" in legend) == (severity in severities)
+
+    # a session without anomalies: no band, no legend entry, the list says so
+    quiet = demo["briefing"]
+    assert not query(
+        portal_store.warehouse,
+        "select 1 from fct_anomalies where session_id = ?",
+        [quiet["session_id"]],
+    )
+    page.evaluate("() => window.sessionStorage.clear()")
+    sign_in(page, base_url, portal_store.tokens[quiet["user_id"]])
+    page.goto(f"{base_url}/sessions/{quiet['session_id']}")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("svg .anomaly-band").count() == 0
+    assert page.locator("#chart").get_attribute("data-anomalies") == "0"
+    assert "Anomaly" not in page.locator("#legend").inner_text()
+    assert page.locator("#anomalies-none").is_visible()
+    assert page.locator("#anomalies").is_hidden()
+    assert page.locator("#anomalies-summary").inner_text() == "Anomalies: 0"
 
 
 def test_another_users_session_is_refused(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -17,11 +18,11 @@ import pytest
 from conftest import PROJECT_DIR, PortalStore, query, query_dicts
 
 from chargerlogs.serving import marts
-from chargerlogs.serving.publish import SESSION_FIELDS, publish
+from chargerlogs.serving.publish import ANOMALY_FIELDS, SESSION_FIELDS, publish, session_contents
 from chargerlogs.serving.store import APP_ROLE, OWNER_ROLE, bootstrap
 from chargerlogs.serving.tokens import token_sha256
 
-USER_TABLES = ("sessions", "session_profiles", "big_changes", "chargers")
+USER_TABLES = ("sessions", "session_profiles", "big_changes", "session_anomalies", "chargers")
 
 
 def owner_rows(store: PortalStore, sql: str, params: list | None = None) -> list[tuple]:
@@ -61,6 +62,25 @@ def test_published_rows_equal_the_marts(portal_store: PortalStore) -> None:
     )[0][0]
     assert owner_rows(portal_store, "select count(*) from portal.users")[0][0] == users
     assert len(portal_store.tokens) == users
+    # the anomalies of the published sessions, each with its session's user, field by field
+    anomalies = query_dicts(
+        warehouse,
+        "select anomalies.*, briefings.user_id from fct_anomalies as anomalies "
+        "inner join fct_session_briefings as briefings using (session_id) "
+        "where briefings.user_id is not null order by anomalies.anomaly_id",
+    )
+    assert anomalies, "the default dataset has anomalies in sessions"
+    with psycopg.connect(portal_store.owner, row_factory=psycopg.rows.dict_row) as con:
+        stored = con.execute(
+            "select * from portal.session_anomalies order by anomaly_id"
+        ).fetchall()
+    assert [row["anomaly_id"] for row in stored] == [row["anomaly_id"] for row in anomalies]
+    for stored_row, anomaly in zip(stored, anomalies, strict=True):
+        for field in ("session_id", "user_id", *ANOMALY_FIELDS):
+            value = stored_row[field]
+            if field in ("started_at", "ended_at"):
+                value = value.replace(tzinfo=None)
+            assert value == anomaly[field], field
 
     # the session with the most readings, and the reset-clock session with the most estimated
     # energy, field by field, and their profile documents reading by reading
@@ -254,8 +274,14 @@ def test_a_user_sees_only_their_own_rows(portal_store: PortalStore) -> None:
         con.execute("select set_config('app.user_id', %s, true)", [str(user_a)])
         assert count_rows(con, "sessions") == expected_a
         assert count_rows(con, "sessions", "user_id <> %s", [user_a]) == 0
-        for table in ("sessions", "session_profiles", "big_changes"):
+        for table in ("sessions", "session_profiles", "big_changes", "session_anomalies"):
             assert count_rows(con, table, "session_id = any(%s)", [sessions_b]) == 0, table
+        anomalies_a = owner_rows(
+            portal_store,
+            "select count(*) from portal.session_anomalies where user_id = %s",
+            [user_a],
+        )[0][0]
+        assert count_rows(con, "session_anomalies") == anomalies_a
         chargers_a = {
             row[0]
             for row in owner_rows(
@@ -347,6 +373,51 @@ def test_marts_are_read_from_schema_marts_or_the_configured_one(
         marts.read_marts(copy, "main")
     with pytest.raises(marts.MartError, match="not found"):
         marts.read_marts(copy, "nowhere")
+    # the anomalies are optional: a live loop builds them on its whole-project runs only
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(f"drop table marts.{marts.ANOMALIES.table}")
+    finally:
+        con.close()
+    assert marts.read_marts(copy)[marts.ANOMALIES.table] == []
+
+
+def test_a_session_in_progress_takes_the_anomalies_of_its_charge() -> None:
+    """A charge whose session event has not arrived has readings without a session: the anomalies
+    found on its charger during the charge are its own, none from before it or another charger."""
+    rows = {mart.table: [] for mart in marts.MARTS}
+    started = datetime(2021, 3, 8, 18, 0)
+    rows[marts.SESSIONS_IN_PROGRESS.table] = [
+        {
+            **{field: None for field in marts.SESSIONS_IN_PROGRESS.columns},
+            "session_id": 900001,
+            "charger_id": 7,
+            "user_id": 5,
+            "corrected_started_at": started,
+            "corrected_ended_at": started + timedelta(hours=1),
+        }
+    ]
+
+    def anomaly(anomaly_id: str, charger_id: int, minutes: int, session_id: int | None) -> dict:
+        return {
+            **{field: None for field in marts.ANOMALIES.columns},
+            "anomaly_id": anomaly_id,
+            "session_id": session_id,
+            "charger_id": charger_id,
+            "kind": "overheating",
+            "started_at": started + timedelta(minutes=minutes),
+            "ended_at": started + timedelta(minutes=minutes + 5),
+        }
+
+    rows[marts.ANOMALIES.table] = [
+        anomaly("during", 7, 30, None),
+        anomaly("before", 7, -60, None),
+        anomaly("another charger", 8, 30, None),
+        anomaly("a finished session's", 7, 30, 3580000),
+    ]
+    content = session_contents(rows)[900001]
+    assert content.briefing["is_in_progress"]
+    assert [row["anomaly_id"] for row in content.anomalies] == ["during"]
 
 
 def test_publish_command_line(tmp_path: Path) -> None:

@@ -4,8 +4,10 @@
 // telemetry gaps, big changes marked. The energy estimated across telemetry gaps is drawn apart:
 // a dashed bridge over each gap it fills and a hatched band, under the accumulated energy, as thick
 // as the estimated part of it. Times are true times (the session's corrected start plus each
-// reading's elapsed seconds). No library: SVG elements and attributes only, so the page needs no
-// inline style or script (strict Content-Security-Policy).
+// reading's elapsed seconds). The session's anomalies are shaded time bands on the panel of their
+// measure (the whole power panel for an energy mismatch), coloured by severity, each with a tooltip.
+// No library: SVG elements and attributes only, so the page needs no inline style or script (strict
+// Content-Security-Policy).
 
 const profileChart = (() => {
   const SVG = "http://www.w3.org/2000/svg";
@@ -35,6 +37,10 @@ const profileChart = (() => {
     },
   ];
   const UNITS = { current_a: "A", voltage_v: "V", temperature_c: "°C", power_w: "kW" };
+  // the panel an anomaly's band is drawn on, by the measure of its evidence
+  const ANOMALY_PANELS = { voltage_v: "voltage", temperature_c: "temperature", current_a: "current", energy_wh: "power" };
+  const EVIDENCE_UNITS = { voltage_v: "V", temperature_c: "°C", current_a: "A", energy_wh: "Wh" };
+  const ANOMALY_MIN_WIDTH = 3;
   const MARGIN = { left: 56, right: 60, top: 22, bottom: 40 };
   const PANEL_HEIGHT = 140;
   const PANEL_GAP = 30;
@@ -167,15 +173,36 @@ const profileChart = (() => {
     return { d: parts.join(""), points: parts.length * 2 };
   }
 
-  function legend(container, hasEstimate) {
+  // An anomaly in words: its kind and phase, and its evidence (the worst value, what was expected
+  // and the limit applied, in the unit of its measure).
+  function anomalyLabel(anomaly) {
+    return `${anomaly.kind.replace(/_/g, " ")}${anomaly.phase ? ` ${anomaly.phase}` : ""}`;
+  }
+
+  function anomalyEvidence(anomaly) {
+    const unit = EVIDENCE_UNITS[anomaly.measure] || "";
+    const decimals = anomaly.measure === "energy_wh" ? 0 : 1;
+    const value = (number) => `${Number(number).toFixed(decimals)} ${unit}`;
+    const parts = [`worst ${value(anomaly.extreme_value)}`];
+    if (anomaly.expected_value !== null) {
+      parts.push(`expected ${value(anomaly.expected_value)}`);
+    }
+    if (anomaly.limit_value !== null) {
+      parts.push(`limit ${value(anomaly.limit_value)}`);
+    }
+    return parts.join(", ");
+  }
+
+  function legend(container, hasEstimate, severities) {
     const items = [
       ["s-power", "Power"],
       ["s-energy", "Accumulated energy"],
-      ...(hasEstimate ? [["s-energy-estimated", "of which estimated across telemetry gaps"]] : []),
+      ...(hasEstimate ? [["s-energy-estimated", "of which estimated across telemetry gaps and missing values"]] : []),
       ["s-l1", "Phase L1"],
       ["s-l2", "Phase L2"],
       ["s-l3", "Phase L3"],
       ["big-change-key", "Big change"],
+      ...severities.map((severity) => [`anomaly-key ${severity}`, `Anomaly (${severity})`]),
     ];
     container.replaceChildren(
       ...items.map(([cls, label]) => {
@@ -192,6 +219,7 @@ const profileChart = (() => {
   // Draw `options.profile` (columnar arrays) into `container`; returns what was drawn.
   function draw(container, legendContainer, options) {
     const { profile, bigChanges, startedAt, timeZone } = options;
+    const anomalies = options.anomalies || [];
     const elapsed = profile.elapsed_s || [];
     const gaps = profile.is_gap_before || [];
     const startMs = Date.parse(startedAt);
@@ -211,7 +239,7 @@ const profileChart = (() => {
     const clock = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     const day = new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short", year: "numeric" });
     const ticks = timeTicks(startMs, durationS);
-    const drawn = { readings: elapsed.length, series: {}, markers: 0 };
+    const drawn = { readings: elapsed.length, series: {}, markers: 0, anomalies: 0 };
     const panelScales = {};
     const accumulated = profile.accumulated_energy_wh || [];
     const estimated = profile.accumulated_estimated_energy_wh || [];
@@ -243,6 +271,35 @@ const profileChart = (() => {
       }
       for (const tick of ticks) {
         element("line", { x1: x(tick), x2: x(tick), y1: top, y2: bottom, class: "grid" }, group);
+      }
+
+      // the anomalies of this panel's measure: a band over their span, under the lines
+      for (const anomaly of anomalies.filter((item) => ANOMALY_PANELS[item.measure] === panel.key)) {
+        const from = Math.min(Math.max(Number(anomaly.started_elapsed_s), 0), durationS);
+        const to = Math.min(Math.max(Number(anomaly.ended_elapsed_s), from), durationS);
+        const left = x(from);
+        const bandWidth = Math.max(x(to) - left, ANOMALY_MIN_WIDTH);
+        const band = element(
+          "rect",
+          {
+            x: Math.min(left, MARGIN.left + plotWidth - bandWidth),
+            y: top,
+            width: bandWidth,
+            height: PANEL_HEIGHT,
+            class: `anomaly-band ${anomaly.severity}`,
+            "data-anomaly-id": anomaly.anomaly_id,
+            "data-kind": anomaly.kind,
+            "data-severity": anomaly.severity,
+            "data-phase": anomaly.phase || "",
+          },
+          group
+        );
+        const title = element("title", {}, band);
+        const span = `${clock.format(new Date(Date.parse(anomaly.started_at)))}–` +
+          `${clock.format(new Date(Date.parse(anomaly.ended_at)))}`;
+        title.textContent = `${anomalyLabel(anomaly)} (${anomaly.severity}${anomaly.is_open ? ", open" : ""}) ` +
+          `${span}: ${anomalyEvidence(anomaly)}`;
+        drawn.anomalies += 1;
       }
 
       const lines = panel.series.map((series) => ({ ...series, y }));
@@ -368,11 +425,15 @@ const profileChart = (() => {
     });
 
     container.replaceChildren(svg, readout);
-    legend(legendContainer, drawn.series.accumulated_estimated_energy_wh > 0);
+    const severities = ["warning", "critical"].filter((severity) =>
+      anomalies.some((anomaly) => anomaly.severity === severity)
+    );
+    legend(legendContainer, drawn.series.accumulated_estimated_energy_wh > 0, severities);
     container.dataset.readings = String(drawn.readings);
     container.dataset.markers = String(drawn.markers);
+    container.dataset.anomalies = String(drawn.anomalies);
     return drawn;
   }
 
-  return { draw, niceTicks };
+  return { draw, niceTicks, anomalyLabel, anomalyEvidence };
 })();

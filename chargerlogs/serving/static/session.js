@@ -1,5 +1,5 @@
 "use strict";
-// The page of one charging session: tiles, the profile chart, the big changes.
+// The page of one charging session: tiles, the profile chart, its anomalies, the big changes.
 
 const sessionId = window.location.pathname.split("/").pop();
 let pollTimer = null;
@@ -40,7 +40,9 @@ function renderTiles(session) {
       session.energy_ratio === null ? "nothing reported to compare" : `${portal.fixed(session.energy_ratio * 100, 1)} % of reported`),
     tile("energy_measured", "Energy measured", `${portal.kwh(session.measured_energy_wh)} kWh`, "integrated from telemetry"),
     tile("energy_estimated", "Energy estimated", `${portal.kwh(session.estimated_gap_energy_wh)} kWh`,
-      session.estimated_gap_count === 0 ? "no telemetry gap bridged" : `across ${session.estimated_gap_count} telemetry gap${session.estimated_gap_count === 1 ? "" : "s"}`),
+      session.estimated_gap_count === 0
+        ? (session.estimated_gap_energy_wh > 0 ? "missing values carried" : "no telemetry gap bridged")
+        : `across ${session.estimated_gap_count} telemetry gap${session.estimated_gap_count === 1 ? "" : "s"}`),
     tile("cost", "Cost", `${portal.fixed(session.total_cost_eur, 2)} EUR`,
       session.is_default_price ? "default price" : "price set by the charger's admin"),
     tile("unit_price", "Unit price", `${portal.fixed(session.unit_price_eur_per_kwh, 3)} EUR/kWh`),
@@ -73,6 +75,31 @@ function renderChanges(changes, session) {
   );
 }
 
+function renderAnomalies(anomalies, session) {
+  const clock = new Intl.DateTimeFormat("en-GB", {
+    timeZone: session.time_zone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hourCycle: "h23",
+  });
+  document.getElementById("anomalies-summary").textContent = `Anomalies: ${anomalies.length}`;
+  document.getElementById("anomalies-none").hidden = anomalies.length > 0;
+  document.getElementById("anomalies").hidden = anomalies.length === 0;
+  document.querySelector("#anomalies tbody").replaceChildren(
+    ...anomalies.map((anomaly) => {
+      const row = portal.row([
+        clock.format(new Date(Date.parse(anomaly.started_at))),
+        anomaly.is_open ? "going on" : clock.format(new Date(Date.parse(anomaly.ended_at))),
+        profileChart.anomalyLabel(anomaly),
+        anomaly.severity,
+        profileChart.anomalyEvidence(anomaly),
+        anomaly.detectors,
+      ]);
+      row.dataset.anomalyId = anomaly.anomaly_id;
+      row.children[3].className = `severity ${anomaly.severity}`;
+      return row;
+    })
+  );
+}
+
 async function load() {
   let data;
   try {
@@ -93,17 +120,20 @@ async function load() {
   document.getElementById("in-progress").hidden = !session.is_in_progress;
   renderTiles(session);
   renderChanges(data.big_changes, session);
+  renderAnomalies(data.anomalies, session);
   document.getElementById("session").hidden = false;
   const drawn = profileChart.draw(document.getElementById("chart"), document.getElementById("legend"), {
     profile: data.profile,
     bigChanges: data.big_changes,
+    anomalies: data.anomalies,
     startedAt: session.corrected_started_at,
     durationS: session.session_duration_s,
     timeZone: session.time_zone,
   });
   document.getElementById("chart-note").textContent = drawn.readings
     ? "Lines break where telemetry has a gap; energy estimated across a gap is dashed over it and " +
-      "hatched under the energy line; dots mark big changes (hover for details)."
+      "hatched under the energy line; dots mark big changes; shaded bands mark anomalies on the " +
+      "panel of their measure, the whole power panel for an energy mismatch (hover for details)."
     : "No telemetry was received for this session.";
   document.body.dataset.ready = "true";
   if (session.poll_after_s) {

@@ -36,6 +36,7 @@ final as (
         accumulated_estimated_energy_wh,
         accumulated_energy_wh / 1000.0 as accumulated_energy_kwh,
         has_missing_measurement,
+        has_carried_measurement,
         is_late_arrival,
         line_layout
     from session_readings

@@ -25,7 +25,8 @@ final as (
         interval_estimated_energy_wh,
         accumulated_energy_wh,
         accumulated_estimated_energy_wh,
-        has_missing_measurement
+        has_missing_measurement,
+        has_carried_measurement
     from charge_readings
 )
 

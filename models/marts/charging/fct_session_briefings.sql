@@ -29,7 +29,7 @@ reading_stats as (
         max(measured_epoch_s) as last_reading_epoch_s,
         max(interval_s) as largest_reading_interval_s,
         count(*) filter (where is_gap_before) as gap_count,
-        count(*) filter (where interval_estimated_energy_wh > 0) as estimated_gap_count,
+        count(*) filter (where is_gap_before and interval_estimated_energy_wh > 0) as estimated_gap_count,
         {{ exact_sum('interval_energy_wh') }} as measured_energy_wh,
         {{ exact_sum('interval_estimated_energy_wh') }} as estimated_gap_energy_wh,
         -- a sum of bigints is a hugeint in DuckDB

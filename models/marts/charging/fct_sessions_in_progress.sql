@@ -29,7 +29,7 @@ live_figures as (
         max(power_w) as peak_power_w,
         coalesce(max(interval_s), 0) as largest_gap_s,
         count(*) filter (where is_gap_before) as gap_count,
-        count(*) filter (where interval_estimated_energy_wh > 0) as estimated_gap_count,
+        count(*) filter (where is_gap_before and interval_estimated_energy_wh > 0) as estimated_gap_count,
         count(*) filter (where has_missing_measurement) as missing_measurement_reading_count,
         arg_max(power_w, measured_epoch_s) as power_now_w,
         {%- for phase in [1, 2, 3] %}
