@@ -3,7 +3,7 @@
     against the history (every earlier line with one of their reading ids or one of their charger and
     measured-time pairs), so the outcome equals a build of every file at once. -#}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key=['source_file', 'line_number'],
     on_schema_change='sync_all_columns',

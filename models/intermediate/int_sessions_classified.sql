@@ -2,7 +2,7 @@
 {#- Incremental as int_readings_classified: new files are parsed once and ranked with the earlier
     lines of their session ids. -#}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key=['source_file', 'line_number'],
     on_schema_change='sync_all_columns',

@@ -7,7 +7,7 @@
     {%- set classified_sessions = ref('int_sessions_classified') -%}
 {%- endif %}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='session_id',
     on_schema_change='sync_all_columns',
