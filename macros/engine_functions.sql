@@ -312,15 +312,126 @@
     xxhash64({{ columns | join(', ') }})
 {%- endmacro %}
 
-{# Every column of the relation in `from` but those named. #}
-{% macro star_except(columns) -%}
-    {{ return(adapter.dispatch('star_except')(columns)) }}
+{# Every column of the relations in `from` (of `relation` when named) but those listed. #}
+{% macro star_except(columns, relation=none) -%}
+    {{ return(adapter.dispatch('star_except')(columns, relation)) }}
 {%- endmacro %}
 
-{% macro default__star_except(columns) -%}
-    * exclude ({{ columns | join(', ') }})
+{% macro default__star_except(columns, relation) -%}
+    {% if relation %}{{ relation }}.{% endif %}* exclude ({{ columns | join(', ') }})
 {%- endmacro %}
 
-{% macro spark__star_except(columns) -%}
-    * except ({{ columns | join(', ') }})
+{% macro spark__star_except(columns, relation) -%}
+    {% if relation %}{{ relation }}.{% endif %}* except ({{ columns | join(', ') }})
+{%- endmacro %}
+
+{# The set operator that stacks two selects: by column name on DuckDB; by position on Spark, which
+   has no such operator in SQL, so the selects it joins list their columns in the same order. #}
+{% macro union_all_by_name() -%}
+    {{ return(adapter.dispatch('union_all_by_name')()) }}
+{%- endmacro %}
+
+{% macro default__union_all_by_name() -%}
+    union all by name
+{%- endmacro %}
+
+{% macro spark__union_all_by_name() -%}
+    union all
+{%- endmacro %}
+
+{# The continuous percentile (linear interpolation between the two nearest values) of an aggregate;
+   `fraction` from 0 to 1. #}
+{% macro percentile_cont(expression, fraction) -%}
+    {{ return(adapter.dispatch('percentile_cont')(expression, fraction)) }}
+{%- endmacro %}
+
+{% macro default__percentile_cont(expression, fraction) -%}
+    quantile_cont({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{% macro spark__percentile_cont(expression, fraction) -%}
+    percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+{# One row per element of a list: a set-returning select expression (no row for an empty list). #}
+{% macro unnest_list(list) -%}
+    {{ return(adapter.dispatch('unnest_list')(list)) }}
+{%- endmacro %}
+
+{% macro default__unnest_list(list) -%}
+    unnest({{ list }})
+{%- endmacro %}
+
+{% macro spark__unnest_list(list) -%}
+    explode({{ list }})
+{%- endmacro %}
+
+{# A list of the values of some expressions. #}
+{% macro list_value(expressions) -%}
+    {{ return(adapter.dispatch('list_value')(expressions)) }}
+{%- endmacro %}
+
+{% macro default__list_value(expressions) -%}
+    [{{ expressions | join(', ') }}]
+{%- endmacro %}
+
+{% macro spark__list_value(expressions) -%}
+    array({{ expressions | join(', ') }})
+{%- endmacro %}
+
+{# The start of the `seconds`-long bucket a timestamp falls in, buckets aligned on DuckDB's origin
+   for time_bucket, 2000-01-03 00:00:00 UTC (on midnight for any length dividing a day). #}
+{% macro time_bucket_seconds(seconds, timestamp) -%}
+    {{ return(adapter.dispatch('time_bucket_seconds')(seconds, timestamp)) }}
+{%- endmacro %}
+
+{% macro default__time_bucket_seconds(seconds, timestamp) -%}
+    time_bucket(interval {{ seconds }} second, {{ timestamp }})
+{%- endmacro %}
+
+{% macro spark__time_bucket_seconds(seconds, timestamp) -%}
+    timestamp_micros(
+        946857600000000
+        + floor((unix_micros({{ timestamp }}) - 946857600000000) / {{ seconds * 1000000 }}) * {{ seconds * 1000000 }}
+    )
+{%- endmacro %}
+
+{# The texts of a group joined by `separator` in the order of `order_by` (distinct texts when
+   `distinct`; `order_by` is then the expression itself). #}
+{% macro string_agg_ordered(expression, separator, order_by, distinct=false) -%}
+    {{ return(adapter.dispatch('string_agg_ordered')(expression, separator, order_by, distinct)) }}
+{%- endmacro %}
+
+{% macro default__string_agg_ordered(expression, separator, order_by, distinct) -%}
+    string_agg({% if distinct %}distinct {% endif %}{{ expression }}, '{{ separator }}' order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__string_agg_ordered(expression, separator, order_by, distinct) -%}
+    listagg({% if distinct %}distinct {% endif %}{{ expression }}, '{{ separator }}') within group (order by {{ order_by }})
+{%- endmacro %}
+
+{# The median of a window (continuous: the mean of the two middle values of an even count); DuckDB
+   computes it over a moving frame, Spark from the frame's sorted values. `window` is the text
+   inside `over (...)`. #}
+{% macro window_median(expression, window) -%}
+    {{ return(adapter.dispatch('window_median')(expression, window)) }}
+{%- endmacro %}
+
+{% macro default__window_median(expression, window) -%}
+    median({{ expression }}) over ({{ window }})
+{%- endmacro %}
+
+{% macro spark__window_median(expression, window) -%}
+    {%- set values = 'array_sort(collect_list(' ~ expression ~ ') over (' ~ window ~ '))' -%}
+    case
+        when size({{ values }}) = 0 then null
+        when size({{ values }}) % 2 = 1 then element_at({{ values }}, cast((size({{ values }}) + 1) / 2 as int))
+        else
+            element_at({{ values }}, cast(size({{ values }}) / 2 as int))
+            + (
+                element_at({{ values }}, cast(size({{ values }}) / 2 + 1 as int))
+                - element_at({{ values }}, cast(size({{ values }}) / 2 as int))
+            )
+            / 2
+    end
 {%- endmacro %}

@@ -42,7 +42,7 @@
                 create view charger_logs.{{ stream }} as
                 select
                     file_lines.source_file,
-                    file_lines.line_index + 1 as line_number,
+                    cast(file_lines.line_index + 1 as bigint) as line_number,
                     file_lines.raw_line
                 from (
                     select

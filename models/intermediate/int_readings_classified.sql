@@ -44,7 +44,7 @@ units_measured as (
 -- unit_check_voltage_max_v.
 readings as (
     select
-        * exclude (reason_code, charging_currents_as_amperes, max_current_a, voltages_above_zero, max_voltage_v),
+        {{ star_except(['reason_code', 'charging_currents_as_amperes', 'max_current_a', 'voltages_above_zero', 'max_voltage_v']) }},
         case
             when reason_code is not null then reason_code
             when
@@ -104,10 +104,13 @@ history as (
     ),
 {%- endfor %}
 
+-- (the history is empty in a full build, and left out of it)
 candidates as (
-    select * exclude (reason_code) from well_formed_readings
-    union all by name
-    select * exclude (reason_code, raw_line, refreshed_at) from history_rerankable_2
+    select {{ star_except(['reason_code']) }} from well_formed_readings
+    {%- if is_incremental() %}
+        union all by name
+        select {{ star_except(['reason_code', 'raw_line', 'refreshed_at']) }} from history_rerankable_2
+    {%- endif %}
 ),
 
 -- Duplicates are rare: find the reading ids and the (charger, measured time) pairs seen more than
@@ -172,7 +175,7 @@ ranked_by_measurement as (
 
 repeated_classified as (
     select
-        * exclude (reading_id_rank, first_hash_of_reading_id, measurement_rank, first_hash_of_measurement),
+        {{ star_except(['reading_id_rank', 'first_hash_of_reading_id', 'measurement_rank', 'first_hash_of_measurement']) }},
         case
             when reading_id_rank > 1 and values_hash = first_hash_of_reading_id then 'exact_duplicate'
             when reading_id_rank > 1 then 'conflicting_duplicate'
@@ -203,9 +206,9 @@ rejected_readings as (
 
 all_classified as (
     select * from repeated_classified
-    union all by name
+    {{ union_all_by_name() }}
     select * from unique_readings
-    union all by name
+    {{ union_all_by_name() }}
     select * from rejected_readings
 ),
 
@@ -214,7 +217,7 @@ all_classified as (
 -- gets its text back from its file after the build (post-hook restore_raw_lines).
 final as (
     select
-        * exclude (raw_line),
+        {{ star_except(['raw_line']) }},
         case
             when reason_code not in ('exact_duplicate', 'resent_duplicate') then raw_line
         end as raw_line,
