@@ -422,7 +422,12 @@
 {%- endmacro %}
 
 {% macro spark__window_median(expression, window) -%}
-    {%- set values = 'array_sort(collect_list(' ~ expression ~ ') over (' ~ window ~ '))' -%}
+    {{ sorted_list_median('array_sort(collect_list(' ~ expression ~ ') over (' ~ window ~ '))') }}
+{%- endmacro %}
+
+{# The median of a sorted list of numbers without nulls (the mean of its two middle values for an
+   even length, as DuckDB interpolates); null for an empty list. #}
+{% macro sorted_list_median(values) -%}
     case
         when size({{ values }}) = 0 then null
         when size({{ values }}) % 2 = 1 then element_at({{ values }}, cast((size({{ values }}) + 1) / 2 as int))
@@ -434,4 +439,53 @@
             )
             / 2
     end
+{%- endmacro %}
+
+{# The median absolute deviation of an aggregate: the median of the distances to its median. #}
+{% macro mad(expression) -%}
+    {{ return(adapter.dispatch('mad')(expression)) }}
+{%- endmacro %}
+
+{% macro default__mad(expression) -%}
+    mad({{ expression }})
+{%- endmacro %}
+
+{#- from the group's values, sorted (a group holds one charger phase); the median is paired with
+    every value through array_repeat, so that it is computed once, not once per value -#}
+{% macro spark__mad(expression) -%}
+    {%- set values = 'array_sort(collect_list(' ~ expression ~ '))' -%}
+    {%- set deviations -%}
+        array_sort(zip_with(
+            {{ values }},
+            array_repeat({{ sorted_list_median(values) }}, size({{ values }})),
+            (mad_value, mad_median) -> abs(mad_value - mad_median)
+        ))
+    {%- endset -%}
+    {{ sorted_list_median(deviations) }}
+{%- endmacro %}
+
+{# Whole seconds from one timestamp to another (second boundaries crossed). #}
+{% macro seconds_between(start_timestamp, end_timestamp) -%}
+    {{ return(adapter.dispatch('seconds_between')(start_timestamp, end_timestamp)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start_timestamp, end_timestamp) -%}
+    date_diff('second', {{ start_timestamp }}, {{ end_timestamp }})
+{%- endmacro %}
+
+{% macro spark__seconds_between(start_timestamp, end_timestamp) -%}
+    (unix_seconds({{ end_timestamp }}) - unix_seconds({{ start_timestamp }}))
+{%- endmacro %}
+
+{# Microseconds since the UNIX epoch (bigint) of a timestamp. #}
+{% macro timestamp_to_epoch_us(instant) -%}
+    {{ return(adapter.dispatch('timestamp_to_epoch_us')(instant)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_to_epoch_us(instant) -%}
+    epoch_us({{ instant }})
+{%- endmacro %}
+
+{% macro spark__timestamp_to_epoch_us(instant) -%}
+    unix_micros({{ instant }})
 {%- endmacro %}

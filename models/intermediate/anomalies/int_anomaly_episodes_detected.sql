@@ -96,7 +96,7 @@ episodes_started as (
         *,
         coalesce(
             reading_seq - lag(reading_seq) over by_detector_phase > 1
-            or date_diff('second', lag(corrected_measured_at) over by_detector_phase, corrected_measured_at)
+            or {{ seconds_between('lag(corrected_measured_at) over by_detector_phase', 'corrected_measured_at') }}
             > {{ var('max_integration_gap_s') }},
             true
         ) as starts_episode

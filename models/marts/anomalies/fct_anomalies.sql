@@ -123,7 +123,7 @@ final as (
             charger_id,
             kind,
             coalesce(phase, '-'),
-            epoch_us(started_at),
+            {{ timestamp_to_epoch_us('started_at') }},
             case when kind = 'energy_mismatch' then session_id end
         )) as anomaly_id,
         charger_id,
@@ -133,7 +133,7 @@ final as (
         case when is_critical then 'critical' else 'warning' end as severity,
         started_at,
         ended_at,
-        date_diff('second', started_at, ended_at) as duration_s,
+        {{ seconds_between('started_at', 'ended_at') }} as duration_s,
         detectors,
         measure,
         extreme_value,
