@@ -44,7 +44,9 @@ units_measured as (
 -- unit_check_voltage_max_v.
 readings as (
     select
-        {{ star_except(['reason_code', 'charging_currents_as_amperes', 'max_current_a', 'voltages_above_zero', 'max_voltage_v']) }},
+        {{ star_except([
+            'reason_code', 'charging_currents_as_amperes', 'max_current_a', 'voltages_above_zero', 'max_voltage_v'
+        ]) }},
         case
             when reason_code is not null then reason_code
             when
@@ -68,23 +70,18 @@ well_formed_readings as (
     where reason_code is null
 ),
 
+{%- if is_incremental() %}
+
 -- The rows of earlier builds that new lines can re-rank: the same reading id, or the same charger and
 -- measured time, and, one step further, the rows sharing either key with those (a conflicting
--- duplicate under another charger or time). Found with narrow hash joins; none in a full build.
+-- duplicate under another charger or time). Found with narrow hash joins; none in a full build,
+-- which leaves them out.
 history as (
-    {%- if is_incremental() %}
-        select *
-        from {{ this }}
-        where
-            reason_code is null
-            or reason_code in ('exact_duplicate', 'resent_duplicate', 'conflicting_duplicate')
-    {%- else %}
-        select
-            *,
-            cast(null as timestamp) as refreshed_at
-        from well_formed_readings
-        where false
-    {%- endif %}
+    select *
+    from {{ this }}
+    where
+        reason_code is null
+        or reason_code in ('exact_duplicate', 'resent_duplicate', 'conflicting_duplicate')
 ),
 
 {%- for step, keys_from in [(1, 'well_formed_readings'), (2, 'history_rerankable_1')] %}
@@ -103,8 +100,8 @@ history as (
             )
     ),
 {%- endfor %}
+{%- endif %}
 
--- (the history is empty in a full build, and left out of it)
 candidates as (
     select {{ star_except(['reason_code']) }} from well_formed_readings
     {%- if is_incremental() %}
@@ -175,7 +172,9 @@ ranked_by_measurement as (
 
 repeated_classified as (
     select
-        {{ star_except(['reading_id_rank', 'first_hash_of_reading_id', 'measurement_rank', 'first_hash_of_measurement']) }},
+        {{ star_except([
+            'reading_id_rank', 'first_hash_of_reading_id', 'measurement_rank', 'first_hash_of_measurement'
+        ]) }},
         case
             when reading_id_rank > 1 and values_hash = first_hash_of_reading_id then 'exact_duplicate'
             when reading_id_rank > 1 then 'conflicting_duplicate'

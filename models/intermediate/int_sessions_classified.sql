@@ -24,21 +24,19 @@ well_formed_sessions as (
     where reason_code is null
 ),
 
--- Earlier lines with the session id of a new line: the new line may come first by file and line.
-history_rerankable as (
-    {%- if is_incremental() %}
-        select {{ star_except(['reason_code', 'raw_line', 'refreshed_at']) }}
-        from {{ this }}
-        where
-            (reason_code is null or reason_code in ('exact_duplicate', 'conflicting_duplicate'))
-            and session_id in (select well_formed_sessions.session_id from well_formed_sessions)
-    {%- else %}
-        select {{ star_except(['reason_code', 'raw_line']) }} from well_formed_sessions
-        where false
-    {%- endif %}
-),
+{%- if is_incremental() %}
 
--- (history_rerankable is empty in a full build, and left out of it)
+-- Earlier lines with the session id of a new line: the new line may come first by file and line.
+-- (None in a full build, which leaves it out.)
+history_rerankable as (
+    select {{ star_except(['reason_code', 'raw_line', 'refreshed_at']) }}
+    from {{ this }}
+    where
+        (reason_code is null or reason_code in ('exact_duplicate', 'conflicting_duplicate'))
+        and session_id in (select well_formed_sessions.session_id from well_formed_sessions)
+),
+{%- endif %}
+
 candidates as (
     select {{ star_except(['reason_code']) }} from well_formed_sessions
     {%- if is_incremental() %}

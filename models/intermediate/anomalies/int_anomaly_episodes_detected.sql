@@ -132,11 +132,13 @@ episodes as (
             when kind in ('voltage_sag', 'phase_loss') then min(observed_value) else max(observed_value)
         end as extreme_value,
         case
-            when kind in ('voltage_sag', 'phase_loss') then min_by(expected_value, {{ list_value(['observed_value', 'reading_seq']) }})
+            when kind in ('voltage_sag', 'phase_loss')
+                then min_by(expected_value, {{ list_value(['observed_value', 'reading_seq']) }})
             else max_by(expected_value, {{ list_value(['observed_value', '-reading_seq']) }})
         end as expected_value,
         case
-            when kind in ('voltage_sag', 'phase_loss') then min_by(limit_value, {{ list_value(['observed_value', 'reading_seq']) }})
+            when kind in ('voltage_sag', 'phase_loss')
+                then min_by(limit_value, {{ list_value(['observed_value', 'reading_seq']) }})
             else max_by(limit_value, {{ list_value(['observed_value', '-reading_seq']) }})
         end as limit_value,
         bool_or(is_critical) as is_critical

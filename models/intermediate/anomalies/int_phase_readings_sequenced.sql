@@ -54,8 +54,10 @@ thermal_loads as (
         -- the load the terminals still feel: every current of the thermal memory decayed by
         -- exp(-age / thermal_time_constant_s), the largest of them (taken as one window max of logarithms)
         exp(
-            max(ln(greatest(charger_current_a, 0.001)) + {{ timestamp_to_epoch('corrected_measured_at') }} / {{ time_constant_s }})
-                over thermal_window
+            max(
+                ln(greatest(charger_current_a, 0.001))
+                + {{ timestamp_to_epoch('corrected_measured_at') }} / {{ time_constant_s }}
+            ) over thermal_window
             - {{ timestamp_to_epoch('corrected_measured_at') }} / {{ time_constant_s }}
         ) as thermal_load_a,
         -- a steady load: charging all through the thermal memory, within steady_load_tolerance_share of its

@@ -83,7 +83,8 @@ session_days as (
             as is_start_day,
         -- whole seconds: epoch() is a double, sums of seconds are hugeints in DuckDB
         cast(
-            {{ timestamp_to_epoch('days_bounded.day_end_utc') }} - {{ timestamp_to_epoch('days_bounded.day_start_utc') }}
+            {{ timestamp_to_epoch('days_bounded.day_end_utc') }}
+            - {{ timestamp_to_epoch('days_bounded.day_start_utc') }}
             as bigint
         ) as day_length_s,
         cast(greatest(

@@ -16,7 +16,9 @@
 {#- the columns whose values identify a reading's content -#}
 {%- set hashed_columns = ['charger_id', 'measured_epoch_s'] -%}
 {%- for phase in phases -%}
-    {%- do hashed_columns.extend(['current_l' ~ phase ~ '_a', 'voltage_l' ~ phase ~ '_v', 'temperature_l' ~ phase ~ '_c']) -%}
+    {%- do hashed_columns.extend(
+        ['current_l' ~ phase ~ '_a', 'voltage_l' ~ phase ~ '_v', 'temperature_l' ~ phase ~ '_c']
+    ) -%}
 {%- endfor -%}
 {#- a current as written, read as amperes, that is a charging current (the unit check) -#}
 {%- set element_key_checks = [] -%}
