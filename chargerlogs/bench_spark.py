@@ -129,8 +129,9 @@ def _say(message: str) -> None:
 def model_seconds(target: Path) -> dict[str, float]:
     """dbt's execution seconds of every model in a target's run_results.json."""
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    # model.<project>.<name>, or model.<project>.<name>.v<version> for a versioned model
     return {
-        result["unique_id"].split(".")[-1]: float(result["execution_time"])
+        ".".join(result["unique_id"].split(".")[2:]): float(result["execution_time"])
         for result in results
         if result["unique_id"].startswith("model.")
     }

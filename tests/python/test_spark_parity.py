@@ -21,6 +21,8 @@ import duckdb
 import pytest
 from conftest import VENV_BIN, query, run_dbt
 
+from chargerlogs.bench_spark import model_seconds, stage_of
+
 RELATIVE_TOLERANCE = 1e-9
 
 # A small fleet with every defect of the generator made frequent enough to occur in both streams,
@@ -56,6 +58,7 @@ class ParityBuilds:
     data_dir: Path
     db_path: Path
     spark_warehouse: Path
+    spark_target: Path
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +82,7 @@ def parity_builds(tmp_path_factory: pytest.TempPathFactory) -> ParityBuilds:
         tmp / "spark_dbt",
         env={"CHARGER_SPARK_DIR": str(spark_dir)},
     )
-    return ParityBuilds(data_dir, db_path, spark_dir / "warehouse")
+    return ParityBuilds(data_dir, db_path, spark_dir / "warehouse", tmp / "spark_dbt" / "target")
 
 
 def mart_columns(db_path: Path) -> dict[str, list[tuple[str, str]]]:
@@ -208,3 +211,10 @@ def test_every_mart_is_equal_on_both_engines(parity_builds: ParityBuilds) -> Non
     assert row_counts["fct_session_briefings"] > 0
     assert row_counts["rpt_quarantined_lines"] > 0
     assert row_counts["fct_anomalies"] > 0
+
+
+def test_every_model_has_a_benchmark_stage(parity_builds: ParityBuilds) -> None:
+    # make bench-spark sums dbt's timing of each model into its stage
+    models = model_seconds(parity_builds.spark_target)
+    assert "fct_session_briefings.v1" in models
+    assert {stage_of(model) for model in models} >= {"session attribution (ASOF)", "marts"}
