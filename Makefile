@@ -23,7 +23,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 VARS ?=
 DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
-.PHONY: land run test schema-check venv data lint bench-generator bench bench-anomalies bench-live bench-lake live system-packages serve serve-live serve-stop bench-serve clean
+.PHONY: land run test schema-check venv data lint bench-generator bench bench-spark bench-anomalies bench-live bench-lake live system-packages serve serve-live serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
@@ -108,6 +108,11 @@ bench-generator: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m chargerlogs.bench_models
+
+# The same dbt build (seeds and models) on make bench's dataset on DuckDB and on a local Spark
+# (dbt --target spark, docs/spark.md): seconds and lines per second and core of each stage.
+bench-spark: $(STAMP)
+	$(BIN)/python -m chargerlogs.bench_spark
 
 # The per-session dashboard on the warehouse that `make run` built: starts the PostgreSQL serving
 # store (created under build/portal_db), publishes the marts into it, prints the address and a demo

@@ -12,6 +12,15 @@
 
 {# Run-start hook: the watermark table exists before any model reads it. #}
 {% macro create_watermarks_table() -%}
+    {{ return(adapter.dispatch('create_watermarks_table')()) }}
+{%- endmacro %}
+
+{#- Spark builds every model in full (see incremental_materialization): no watermark to keep. -#}
+{% macro spark__create_watermarks_table() -%}
+    select 1
+{%- endmacro %}
+
+{% macro default__create_watermarks_table() -%}
     create schema if not exists {{ adapter.quote(target.database) }}.intermediate;
     create table if not exists {{ watermarks_relation() }} (model_name varchar, refreshed_at timestamp);
     comment on table {{ watermarks_relation() }} is 'One row per incremental model: the start of the build up to which it has taken in changes (its post-hook writes it).';
@@ -22,6 +31,14 @@
 {# Post-hook of an incremental model: it has taken in every change stamped up to this build. It runs
    in the model's transaction, so a failed build keeps the old watermark and the next one redoes it. #}
 {% macro record_watermark() -%}
+    {{ return(adapter.dispatch('record_watermark')()) }}
+{%- endmacro %}
+
+{% macro spark__record_watermark() -%}
+    select 1
+{%- endmacro %}
+
+{% macro default__record_watermark() -%}
     delete from {{ watermarks_relation() }} where model_name = '{{ this.identifier }}';
     insert into {{ watermarks_relation() }} values ('{{ this.identifier }}', {{ build_refreshed_at() }})
 {%- endmacro %}
@@ -73,6 +90,12 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# The materialisation of an incremental model: `incremental` on DuckDB; on Spark a full `table`,
+   rebuilt whole by every run (the near-real-time loop runs on DuckDB only). #}
+{% macro incremental_materialization() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{%- endmacro %}
+
 {# The configuration shared by the models rebuilt charger by charger. #}
 {% macro charger_scoped_config(on_schema_change='sync_all_columns') -%}
     {#- the changed chargers are read from the classified lines: declare them as parents (a unit
@@ -82,7 +105,7 @@
         {%- set classified_sessions = ref('int_sessions_classified') -%}
     {%- endif -%}
     {{ config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change=on_schema_change,
         pre_hook=["{{ delete_rebuilt_rows(is_charger_changed()) }}"],
@@ -119,6 +142,15 @@
    by a later arrival was stored without its text; read it again from its file (bronze or input),
    opening only the files concerned. Runs only when there are such lines, which is rare. #}
 {% macro restore_raw_lines() -%}
+    {{ return(adapter.dispatch('restore_raw_lines')()) }}
+{%- endmacro %}
+
+{#- a full build on Spark keeps every line's text: nothing to restore -#}
+{% macro spark__restore_raw_lines() -%}
+    select 1
+{%- endmacro %}
+
+{% macro default__restore_raw_lines() -%}
     {%- set query -%}
         select distinct bronze_file from {{ this }}
         where reason_code = 'conflicting_duplicate' and raw_line is null
@@ -221,7 +253,7 @@
         {%- set clock_periods = ref('int_charger_clock_periods') -%}
     {%- endif -%}
     {{ config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='charger_window',
         on_schema_change='sync_all_columns',
         post_hook=["{{ record_watermark() }}"],
@@ -248,7 +280,7 @@
         {%- set refreshed_sessions = ref('int_sessions_clock_corrected') -%}
     {%- endif -%}
     {{ config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change=on_schema_change,
         pre_hook=["{{ delete_rebuilt_rows(is_session_refreshed()) }}"],

@@ -15,24 +15,24 @@
 {%- endmacro %}
 
 {% macro json_is_string_number(column, integer_only=false) -%}
-    coalesce(regexp_full_match({{ column }}_text, '"{{ json_number_pattern(integer_only) }}"'), false)
+    coalesce({{ regexp_full_match(column ~ '_text', '"' ~ json_number_pattern(integer_only) ~ '"') }}, false)
 {%- endmacro %}
 
 {% macro json_number(column) -%}
     case
         when left({{ column }}_text, 1) <> '"' then try_cast({{ column }}_text as double)
         {%- if not var('strict_json_types') %}
-            when {{ json_is_string_number(column) }} then try_cast(trim({{ column }}_text, '"') as double)
+            when {{ json_is_string_number(column) }} then try_cast({{ trim_quotes(column ~ '_text') }} as double)
         {%- endif %}
     end
 {%- endmacro %}
 
 {% macro json_integer(column) -%}
     case
-        when regexp_full_match({{ column }}_text, '-?[0-9]+') then try_cast({{ column }}_text as bigint)
+        when {{ regexp_full_match(column ~ '_text', '-?[0-9]+') }} then try_cast({{ column }}_text as bigint)
         {%- if not var('strict_json_types') %}
             when {{ json_is_string_number(column, integer_only=true) }}
-                then try_cast(trim({{ column }}_text, '"') as bigint)
+                then try_cast({{ trim_quotes(column ~ '_text') }} as bigint)
         {%- endif %}
     end
 {%- endmacro %}
@@ -40,12 +40,12 @@
 {% macro json_integer_overflows(column) -%}
     coalesce(
         (
-            regexp_full_match({{ column }}_text, '-?[0-9]+')
+            {{ regexp_full_match(column ~ '_text', '-?[0-9]+') }}
             {%- if not var('strict_json_types') %}
                 or {{ json_is_string_number(column, integer_only=true) }}
             {%- endif %}
         )
-        and try_cast(trim({{ column }}_text, '"') as bigint) is null,
+        and try_cast({{ trim_quotes(column ~ '_text') }} as bigint) is null,
         false
     )
 {%- endmacro %}
@@ -57,7 +57,7 @@
 {% macro json_is_not_number(column, integer_only=false) -%}
     coalesce(
         {%- if integer_only %}
-            not regexp_full_match({{ column }}_text, '-?[0-9]+')
+            not {{ regexp_full_match(column ~ '_text', '-?[0-9]+') }}
         {%- else %}
             {{ column }}_text is not null and try_cast({{ column }}_text as double) is null
         {%- endif %}

@@ -1,6 +1,39 @@
 {# The non-blank lines of a raw-line source with their line number within their file (blank lines
    count) and whether each is a JSON object. #}
 {% macro number_lines(source_relation) -%}
+    {{ return(adapter.dispatch('number_lines')(source_relation)) }}
+{%- endmacro %}
+
+{#- Spark's sources carry each line's number already (macros/log_sources.sql); the input files are
+    their own bronze files. -#}
+{% macro spark__number_lines(source_relation) -%}
+with
+
+numbered_lines as (
+    select
+        source_file,
+        {% if env_var('CHARGER_LAKE_DIR', '') -%} bronze_file {%- else -%} source_file as bronze_file {%- endif %},
+        line_number,
+        raw_line
+    from {{ source_relation }}
+),
+
+final as (
+    select
+        source_file,
+        bronze_file,
+        line_number,
+        raw_line,
+        {{ is_json_object('raw_line') }} as is_json_object
+    from numbered_lines
+    -- a blank line (nothing but white space) carries nothing and is not counted
+    where not {{ regexp_full_match('raw_line', '\s*') }}
+)
+
+select * from final
+{%- endmacro %}
+
+{% macro default__number_lines(source_relation) -%}
 with
 
 {% if env_var('CHARGER_LAKE_DIR', '') -%}
@@ -53,7 +86,7 @@ final as (
         bronze_file,
         line_number,
         raw_line,
-        coalesce(regexp_matches(raw_line, '^\s*\{') and json_valid(raw_line), false) as is_json_object
+        {{ is_json_object('raw_line') }} as is_json_object
     from numbered_lines
     -- a blank line (nothing but white space) carries nothing and is not counted
     where not regexp_full_match(raw_line, '\s*')

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages that the per-session dashboard and its tests need, only when missing:
-# PostgreSQL (the serving store) and Chromium (the browser the end-to-end tests drive).
+# Install the Debian packages that the per-session dashboard, the Spark target and their tests need,
+# only when missing: PostgreSQL (the serving store), Chromium (the browser the end-to-end tests
+# drive) and a Java runtime (Spark, dbt --target spark and its parity test).
 # Idempotent: on a machine that has both, it installs nothing and needs no network.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || missing+=(postgresql)
 command -v chromium > /dev/null || missing+=(chromium)
+command -v java > /dev/null || missing+=(openjdk-17-jre-headless)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -60,7 +60,7 @@ level_offsets as (
     select
         charger_id,
         clock_level,
-        quantile_cont(batch_skew_s, {{ var('clock_offset_percentile') }}) as level_skew_s
+        {{ percentile_cont('batch_skew_s', var('clock_offset_percentile')) }} as level_skew_s
     from levels_numbered
     group by charger_id, clock_level
 ),

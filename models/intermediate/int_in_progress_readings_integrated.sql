@@ -41,8 +41,8 @@ last_sessions as (
     select
         charger_id,
         max(ended_epoch_s) as last_ended_epoch_s,
-        arg_max(user_id, ended_epoch_s) as last_user_id,
-        arg_max(unit_price_eur_per_kwh, ended_epoch_s) as last_unit_price_eur_per_kwh,
+        max_by(user_id, ended_epoch_s) as last_user_id,
+        max_by(unit_price_eur_per_kwh, ended_epoch_s) as last_unit_price_eur_per_kwh,
         case when count(distinct user_id) = 1 and count(user_id) = count(*) then min(user_id) end
             as sole_user_id
     from sessions
@@ -76,7 +76,7 @@ charge_readings as (
     select
         unsessioned_readings.*,
         min(unsessioned_readings.reading_id) over by_charger_whole as first_reading_id,
-        row_number() over by_charger as reading_seq,
+        cast(row_number() over by_charger as bigint) as reading_seq,
         unsessioned_readings.measured_epoch_s - charge_starts.started_epoch_s as elapsed_s,
         unsessioned_readings.measured_epoch_s - lag(unsessioned_readings.measured_epoch_s) over by_charger
             as interval_s,

@@ -1,7 +1,7 @@
 {#- The line ledger: one row per non-blank raw line of both streams, and what became of it. -#}
 {#- Incremental: a build takes in the lines the classifications (re)wrote since its last build. -#}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key=['source_file', 'line_number'],
     on_schema_change='sync_all_columns',

@@ -3,7 +3,7 @@
     against the history (every earlier line with one of their reading ids or one of their charger and
     measured-time pairs), so the outcome equals a build of every file at once. -#}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key=['source_file', 'line_number'],
     on_schema_change='sync_all_columns',
@@ -44,7 +44,9 @@ units_measured as (
 -- unit_check_voltage_max_v.
 readings as (
     select
-        * exclude (reason_code, charging_currents_as_amperes, max_current_a, voltages_above_zero, max_voltage_v),
+        {{ star_except([
+            'reason_code', 'charging_currents_as_amperes', 'max_current_a', 'voltages_above_zero', 'max_voltage_v'
+        ]) }},
         case
             when reason_code is not null then reason_code
             when
@@ -68,23 +70,18 @@ well_formed_readings as (
     where reason_code is null
 ),
 
+{%- if is_incremental() %}
+
 -- The rows of earlier builds that new lines can re-rank: the same reading id, or the same charger and
 -- measured time, and, one step further, the rows sharing either key with those (a conflicting
--- duplicate under another charger or time). Found with narrow hash joins; none in a full build.
+-- duplicate under another charger or time). Found with narrow hash joins; none in a full build,
+-- which leaves them out.
 history as (
-    {%- if is_incremental() %}
-        select *
-        from {{ this }}
-        where
-            reason_code is null
-            or reason_code in ('exact_duplicate', 'resent_duplicate', 'conflicting_duplicate')
-    {%- else %}
-        select
-            *,
-            cast(null as timestamp) as refreshed_at
-        from well_formed_readings
-        where false
-    {%- endif %}
+    select *
+    from {{ this }}
+    where
+        reason_code is null
+        or reason_code in ('exact_duplicate', 'resent_duplicate', 'conflicting_duplicate')
 ),
 
 {%- for step, keys_from in [(1, 'well_formed_readings'), (2, 'history_rerankable_1')] %}
@@ -103,11 +100,14 @@ history as (
             )
     ),
 {%- endfor %}
+{%- endif %}
 
 candidates as (
-    select * exclude (reason_code) from well_formed_readings
-    union all by name
-    select * exclude (reason_code, raw_line, refreshed_at) from history_rerankable_2
+    select {{ star_except(['reason_code']) }} from well_formed_readings
+    {%- if is_incremental() %}
+        union all by name
+        select {{ star_except(['reason_code', 'raw_line', 'refreshed_at']) }} from history_rerankable_2
+    {%- endif %}
 ),
 
 -- Duplicates are rare: find the reading ids and the (charger, measured time) pairs seen more than
@@ -172,7 +172,9 @@ ranked_by_measurement as (
 
 repeated_classified as (
     select
-        * exclude (reading_id_rank, first_hash_of_reading_id, measurement_rank, first_hash_of_measurement),
+        {{ star_except([
+            'reading_id_rank', 'first_hash_of_reading_id', 'measurement_rank', 'first_hash_of_measurement'
+        ]) }},
         case
             when reading_id_rank > 1 and values_hash = first_hash_of_reading_id then 'exact_duplicate'
             when reading_id_rank > 1 then 'conflicting_duplicate'
@@ -203,9 +205,9 @@ rejected_readings as (
 
 all_classified as (
     select * from repeated_classified
-    union all by name
+    {{ union_all_by_name() }}
     select * from unique_readings
-    union all by name
+    {{ union_all_by_name() }}
     select * from rejected_readings
 ),
 
@@ -214,7 +216,7 @@ all_classified as (
 -- gets its text back from its file after the build (post-hook restore_raw_lines).
 final as (
     select
-        * exclude (raw_line),
+        {{ star_except(['raw_line']) }},
         case
             when reason_code not in ('exact_duplicate', 'resent_duplicate') then raw_line
         end as raw_line,

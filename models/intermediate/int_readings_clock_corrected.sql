@@ -44,33 +44,35 @@ clock_periods as (
 -- clock_error_threshold_s apart, so a late upload stays on its level; a batch that holds readings
 -- from both sides of a time sync splits between the two levels.
 periods_by_upload as (
-    select
-        readings.*,
-        clock_periods.clock_offset_s as upload_period_offset_s
-    from readings
-    asof left join clock_periods
-        on
-            readings.charger_id = clock_periods.charger_id
-            and readings.received_epoch_s - readings.measured_epoch_s + {{ var('clock_ahead_tolerance_s') }}
-            >= clock_periods.level_skew_s
+    {{ asof_join(
+        'readings', 'clock_periods', keys=[('charger_id', 'charger_id')],
+        left_value='readings.received_epoch_s - readings.measured_epoch_s + ' ~ var('clock_ahead_tolerance_s'),
+        right_value='clock_periods.level_skew_s',
+        right_columns={'upload_period_offset_s': 'clock_offset_s'},
+    ) }}
 ),
 
 -- A reading without a received time is placed as a session is, by the charger's own clock: the
 -- period of its charger that began last, by that clock, at or before it (none: offset 0).
+periods_by_charger_clock as (
+    {{ asof_join(
+        'periods_by_upload', 'clock_periods', keys=[('charger_id', 'charger_id')],
+        left_value='periods_by_upload.measured_epoch_s',
+        right_value='clock_periods.first_measured_epoch_s',
+        right_columns={'charger_clock_period_offset_s': 'clock_offset_s'},
+    ) }}
+),
+
 periods_matched as (
     select
-        periods_by_upload.* exclude (upload_period_offset_s),  -- noqa: RF02
-        coalesce(periods_by_upload.upload_period_offset_s, clock_periods.clock_offset_s, 0) as clock_offset_s
-    from periods_by_upload
-    asof left join clock_periods
-        on
-            periods_by_upload.charger_id = clock_periods.charger_id
-            and periods_by_upload.measured_epoch_s >= clock_periods.first_measured_epoch_s
+        {{ star_except(['upload_period_offset_s', 'charger_clock_period_offset_s']) }},
+        coalesce(upload_period_offset_s, charger_clock_period_offset_s, 0) as clock_offset_s
+    from periods_by_charger_clock
 ),
 
 final as (
     select
-        * exclude (clock_offset_s),
+        {{ star_except(['clock_offset_s']) }},
         clock_offset_s,
         clock_offset_s <> 0 as is_clock_corrected,
         {{ epoch_to_timestamp('measured_epoch_s - clock_offset_s') }} as corrected_measured_at,

@@ -62,19 +62,26 @@ sessions_by_start as (
     qualify row_number() over (partition by charger_id, started_epoch_s order by session_id desc) = 1
 ),
 
--- ASOF join: each reading with the latest session of its charger started at or before it, kept when
--- the reading is not after that session's end. Both sides are sorted once (n log n).
+-- ASOF join: each reading with the latest session of its charger started at or before it (both
+-- sides sorted once, n log n), kept when the reading is not after that session's end.
+latest_sessions as (
+    {{ asof_join(
+        'readings', 'sessions_by_start', keys=[('charger_id', 'charger_id')],
+        left_value='readings.measured_epoch_s',
+        right_value='sessions_by_start.started_epoch_s',
+        right_columns={
+            'session_id': 'session_id',
+            'started_epoch_s': 'started_epoch_s',
+            'session_ended_epoch_s': 'ended_epoch_s',
+        },
+        join_type='inner',
+    ) }}
+),
+
 latest_session_matches as (
-    select
-        readings.*,
-        sessions_by_start.session_id,
-        sessions_by_start.started_epoch_s
-    from readings
-    asof inner join sessions_by_start
-        on
-            readings.charger_id = sessions_by_start.charger_id
-            and readings.measured_epoch_s >= sessions_by_start.started_epoch_s
-    where readings.measured_epoch_s <= sessions_by_start.ended_epoch_s
+    select {{ star_except(['session_ended_epoch_s']) }}
+    from latest_sessions
+    where measured_epoch_s <= session_ended_epoch_s
 ),
 
 -- A reading after the end of the latest session started before it can still lie inside an earlier,
@@ -106,7 +113,7 @@ matched as (
 
 final as (
     select
-        * exclude (started_epoch_s),
+        {{ star_except(['started_epoch_s']) }},
         measured_epoch_s - started_epoch_s as elapsed_s
     from matched
 )

@@ -28,7 +28,7 @@ touched_sessions as (
 
 session_readings as (
     select
-        attributed.* exclude (rebuilt_from_epoch_s),
+        {{ star_except(['rebuilt_from_epoch_s'], 'attributed') }},
         {%- if is_incremental() %}
             change_windows.rebuilt_from_epoch_s
         {%- else %}
@@ -85,7 +85,7 @@ powered as (
 lagged as (
     select
         *,
-        row_number() over by_session as reading_seq,
+        cast(row_number() over by_session as bigint) as reading_seq,
         {%- for column in series %}
             lag({{ column }}) over by_session as previous_{{ column }},
         {%- endfor %}

@@ -2,7 +2,7 @@
 {#- Incremental as int_readings_classified: new files are parsed once and ranked with the earlier
     lines of their session ids. -#}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key=['source_file', 'line_number'],
     on_schema_change='sync_all_columns',
@@ -24,24 +24,25 @@ well_formed_sessions as (
     where reason_code is null
 ),
 
+{%- if is_incremental() %}
+
 -- Earlier lines with the session id of a new line: the new line may come first by file and line.
+-- (None in a full build, which leaves it out.)
 history_rerankable as (
-    {%- if is_incremental() %}
-        select * exclude (reason_code, raw_line, refreshed_at)
-        from {{ this }}
-        where
-            (reason_code is null or reason_code in ('exact_duplicate', 'conflicting_duplicate'))
-            and session_id in (select well_formed_sessions.session_id from well_formed_sessions)
-    {%- else %}
-        select * exclude (reason_code, raw_line) from well_formed_sessions
-        where false
-    {%- endif %}
+    select {{ star_except(['reason_code', 'raw_line', 'refreshed_at']) }}
+    from {{ this }}
+    where
+        (reason_code is null or reason_code in ('exact_duplicate', 'conflicting_duplicate'))
+        and session_id in (select well_formed_sessions.session_id from well_formed_sessions)
 ),
+{%- endif %}
 
 candidates as (
-    select * exclude (reason_code) from well_formed_sessions
-    union all by name
-    select * from history_rerankable
+    select {{ star_except(['reason_code']) }} from well_formed_sessions
+    {%- if is_incremental() %}
+        union all by name
+        select * from history_rerankable
+    {%- endif %}
 ),
 
 -- The first occurrence of a session id wins (file, then line); a later line with the same id is a
@@ -60,7 +61,7 @@ ranked_by_session_id as (
 
 well_formed_classified as (
     select
-        * exclude (session_id_rank, first_hash_of_session_id),
+        {{ star_except(['session_id_rank', 'first_hash_of_session_id']) }},
         case
             when session_id_rank = 1 then null
             when values_hash = first_hash_of_session_id then 'exact_duplicate'
@@ -71,15 +72,18 @@ well_formed_classified as (
 
 all_classified as (
     select * from well_formed_classified
-    union all by name
-    select * from sessions
+    {{ union_all_by_name() }}
+    select
+        {{ star_except(['reason_code']) }},
+        reason_code
+    from sessions
     where reason_code is not null
 ),
 
 -- The raw text is kept for the quarantined lines only, as in int_readings_classified.
 final as (
     select
-        * exclude (raw_line),
+        {{ star_except(['raw_line']) }},
         case when reason_code <> 'exact_duplicate' then raw_line end as raw_line,
         {{ build_refreshed_at() }} as refreshed_at
     from all_classified

@@ -7,7 +7,7 @@
     {%- set classified_sessions = ref('int_sessions_classified') -%}
 {%- endif %}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='session_id',
     on_schema_change='sync_all_columns',
@@ -53,16 +53,28 @@ clock_periods as (
 -- A session event carries only the charger's clock, the clock its readings were measured by: it
 -- takes the offset of its readings. Without readings, the clock period of its charger that started
 -- last, by the charger's clock, at or before the session's start; without one, the clock is right.
-periods_matched as (
+sessions_with_reading_offsets as (
     select
         sessions.*,
-        coalesce(session_reading_offsets.clock_offset_s, clock_periods.clock_offset_s, 0) as clock_offset_s
+        session_reading_offsets.clock_offset_s as reading_offset_s
     from sessions
     left join session_reading_offsets on sessions.session_id = session_reading_offsets.session_id
-    asof left join clock_periods
-        on
-            sessions.charger_id = clock_periods.charger_id
-            and sessions.started_epoch_s >= clock_periods.first_measured_epoch_s
+),
+
+sessions_with_clock_periods as (
+    {{ asof_join(
+        'sessions_with_reading_offsets', 'clock_periods', keys=[('charger_id', 'charger_id')],
+        left_value='sessions_with_reading_offsets.started_epoch_s',
+        right_value='clock_periods.first_measured_epoch_s',
+        right_columns={'clock_period_offset_s': 'clock_offset_s'},
+    ) }}
+),
+
+periods_matched as (
+    select
+        {{ star_except(['reading_offset_s', 'clock_period_offset_s']) }},
+        coalesce(reading_offset_s, clock_period_offset_s, 0) as clock_offset_s
+    from sessions_with_clock_periods
 ),
 
 final as (

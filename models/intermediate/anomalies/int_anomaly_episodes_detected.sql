@@ -96,7 +96,7 @@ episodes_started as (
         *,
         coalesce(
             reading_seq - lag(reading_seq) over by_detector_phase > 1
-            or date_diff('second', lag(corrected_measured_at) over by_detector_phase, corrected_measured_at)
+            or {{ seconds_between('lag(corrected_measured_at) over by_detector_phase', 'corrected_measured_at') }}
             > {{ var('max_integration_gap_s') }},
             true
         ) as starts_episode
@@ -132,12 +132,14 @@ episodes as (
             when kind in ('voltage_sag', 'phase_loss') then min(observed_value) else max(observed_value)
         end as extreme_value,
         case
-            when kind in ('voltage_sag', 'phase_loss') then arg_min(expected_value, [observed_value, reading_seq])
-            else arg_max(expected_value, [observed_value, -reading_seq])
+            when kind in ('voltage_sag', 'phase_loss')
+                then min_by(expected_value, {{ list_value(['observed_value', 'reading_seq']) }})
+            else max_by(expected_value, {{ list_value(['observed_value', '-reading_seq']) }})
         end as expected_value,
         case
-            when kind in ('voltage_sag', 'phase_loss') then arg_min(limit_value, [observed_value, reading_seq])
-            else arg_max(limit_value, [observed_value, -reading_seq])
+            when kind in ('voltage_sag', 'phase_loss')
+                then min_by(limit_value, {{ list_value(['observed_value', 'reading_seq']) }})
+            else max_by(limit_value, {{ list_value(['observed_value', '-reading_seq']) }})
         end as limit_value,
         bool_or(is_critical) as is_critical
     from episodes_numbered

@@ -57,10 +57,10 @@ voltage_deviations as (
         supplied_readings.charger_id,
         supplied_readings.phase,
         count(*) as voltage_reading_count,
-        mad(
-            supplied_readings.voltage_v - idle_voltages.idle_voltage_v
-            + coalesce(voltage_drops.voltage_drop_v_per_a, 0) * supplied_readings.current_a
-        ) as voltage_deviation_mad_v
+        {{ mad(
+            'supplied_readings.voltage_v - idle_voltages.idle_voltage_v'
+            ~ ' + coalesce(voltage_drops.voltage_drop_v_per_a, 0) * supplied_readings.current_a'
+        ) }} as voltage_deviation_mad_v
     from supplied_readings
     inner join idle_voltages
         on
@@ -104,10 +104,10 @@ temperature_excesses as (
         steady_readings.charger_id,
         steady_readings.phase,
         count(*) as steady_reading_count,
-        mad(
-            steady_readings.temperature_rise_c
-            - temperature_rises.temperature_rise_c_per_a * steady_readings.thermal_load_a
-        ) as temperature_excess_mad_c
+        {{ mad(
+            'steady_readings.temperature_rise_c'
+            ~ ' - temperature_rises.temperature_rise_c_per_a * steady_readings.thermal_load_a'
+        ) }} as temperature_excess_mad_c
     from steady_readings
     inner join temperature_rises
         on

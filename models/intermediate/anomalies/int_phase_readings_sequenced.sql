@@ -54,9 +54,11 @@ thermal_loads as (
         -- the load the terminals still feel: every current of the thermal memory decayed by
         -- exp(-age / thermal_time_constant_s), the largest of them (taken as one window max of logarithms)
         exp(
-            max(ln(greatest(charger_current_a, 0.001)) + epoch(corrected_measured_at) / {{ time_constant_s }})
-                over thermal_window
-            - epoch(corrected_measured_at) / {{ time_constant_s }}
+            max(
+                ln(greatest(charger_current_a, 0.001))
+                + {{ timestamp_to_epoch('corrected_measured_at') }} / {{ time_constant_s }}
+            ) over thermal_window
+            - {{ timestamp_to_epoch('corrected_measured_at') }} / {{ time_constant_s }}
         ) as thermal_load_a,
         -- a steady load: charging all through the thermal memory, within steady_load_tolerance_share of its
         -- peak, with at least half of the memory's readings present; then the temperature has settled
@@ -72,7 +74,7 @@ thermal_loads as (
     window thermal_window as (
         partition by charger_id
         order by corrected_measured_at asc
-        range between interval ({{ var('thermal_memory_s') }}) second preceding and current row
+        range between interval {{ var('thermal_memory_s') }} second preceding and current row
     )
 ),
 
@@ -110,7 +112,7 @@ phase_readings as (
 windowed as (
     select
         *,
-        row_number() over by_charger_phase as reading_seq,
+        cast(row_number() over by_charger_phase as bigint) as reading_seq,
         case
             when count(temperature_c) over sustain_window >= {{ var('temperature_sustain_min_readings') }}
                 then min(temperature_c) over sustain_window
@@ -121,7 +123,7 @@ windowed as (
         sustain_window as (
             partition by charger_id, phase
             order by corrected_measured_at asc
-            range between interval ({{ var('temperature_sustain_window_s') }}) second preceding and current row
+            range between interval {{ var('temperature_sustain_window_s') }} second preceding and current row
         )
 ),
 
@@ -133,40 +135,44 @@ cold_references as (
         charger_id,
         phase,
         corrected_measured_at,
-        median(sustained_temperature_c) over (
-            partition by charger_id, phase
-            order by corrected_measured_at asc
-            rows between {{ var('temperature_reference_readings') - 1 }} preceding and current row
-        ) as reference_temperature_c
+        {{ window_median(
+            'sustained_temperature_c',
+            'partition by charger_id, phase order by corrected_measured_at asc rows between '
+            ~ (var('temperature_reference_readings') - 1) ~ ' preceding and current row'
+        ) }} as reference_temperature_c
     from windowed
     where
         thermal_load_a < {{ var('phase_in_use_current_a') }}
         and sustained_temperature_c is not null
 ),
 
+readings_with_references as (
+    {{ asof_join(
+        'windowed', 'cold_references', keys=[('charger_id', 'charger_id'), ('phase', 'phase')],
+        left_value='windowed.corrected_measured_at',
+        right_value='cold_references.corrected_measured_at',
+        right_columns={'reference_temperature_c': 'reference_temperature_c'},
+    ) }}
+),
+
 final as (
     select
-        windowed.reading_id,
-        windowed.charger_id,
-        windowed.session_id,
-        windowed.phase,
-        windowed.reading_seq,
-        windowed.corrected_measured_at,
-        windowed.current_a,
-        windowed.voltage_v,
-        windowed.charger_current_a,
-        windowed.other_phases_min_current_a,
-        windowed.values_hash,
-        windowed.sustained_temperature_c,
-        cold_references.reference_temperature_c,
-        windowed.thermal_load_a,
-        windowed.is_load_steady
-    from windowed
-    asof left join cold_references
-        on
-            windowed.charger_id = cold_references.charger_id
-            and windowed.phase = cold_references.phase
-            and windowed.corrected_measured_at >= cold_references.corrected_measured_at
+        reading_id,
+        charger_id,
+        session_id,
+        phase,
+        reading_seq,
+        corrected_measured_at,
+        current_a,
+        voltage_v,
+        charger_current_a,
+        other_phases_min_current_a,
+        values_hash,
+        sustained_temperature_c,
+        reference_temperature_c,
+        thermal_load_a,
+        is_load_steady
+    from readings_with_references
 )
 
 select * from final

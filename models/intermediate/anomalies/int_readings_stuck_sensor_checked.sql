@@ -42,7 +42,7 @@ runs_measured as (
     select
         *,
         count(*) over by_run as run_reading_count,
-        date_diff('second', min(corrected_measured_at) over by_run, max(corrected_measured_at) over by_run)
+        {{ seconds_between('min(corrected_measured_at) over by_run', 'max(corrected_measured_at) over by_run') }}
             as run_duration_s,
         min(values_hash) over by_run <> max(values_hash) over by_run as has_other_values_moving
     from runs_numbered

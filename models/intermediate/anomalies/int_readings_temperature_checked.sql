@@ -47,7 +47,7 @@ rises as (
         rise_window as (
             partition by charger_id, phase
             order by corrected_measured_at asc
-            range between interval ({{ var('temperature_rise_window_s') }}) second preceding and current row
+            range between interval {{ var('temperature_rise_window_s') }} second preceding and current row
         ),
         by_charger_phase as (partition by charger_id, phase order by reading_seq asc)
 ),

@@ -14,9 +14,7 @@ phase_readings as (
         corrected_measured_at,
         current_a,
         voltage_v,
-        time_bucket(
-            interval ({{ var('voltage_mean_interval_s') }}) second, corrected_measured_at
-        ) as interval_started_at
+        {{ time_bucket_seconds(var('voltage_mean_interval_s'), 'corrected_measured_at') }} as interval_started_at
     from {{ ref('int_phase_readings_sequenced') }}
     where voltage_v is not null
 ),

@@ -35,7 +35,7 @@ anomalies_started as (
                 partition by charger_id, kind, phase
                 order by started_at asc, ended_at asc, detector asc
                 rows between unbounded preceding and 1 preceding
-            ) + interval ({{ var('anomaly_merge_gap_s') }}) second,
+            ) + interval {{ var('anomaly_merge_gap_s') }} second,
             true
         ) as starts_anomaly
     from episodes
@@ -75,7 +75,7 @@ merged as (
         min(session_id) as session_id,
         min(started_at) as started_at,
         max(ended_at) as ended_at,
-        string_agg(distinct detector, ',' order by detector) as detectors,
+        {{ string_agg_ordered('detector', ',', 'detector', distinct=true) }} as detectors,
         any_value(measure) as measure,
         any_value(extreme_value) filter (where severity_rank = 1) as extreme_value,
         any_value(expected_value) filter (where severity_rank = 1) as expected_value,
@@ -110,7 +110,7 @@ session_anomalies as (
 
 unioned as (
     select * from merged
-    union all by name
+    {{ union_all_by_name() }}
     select * from session_anomalies
 ),
 
@@ -123,7 +123,7 @@ final as (
             charger_id,
             kind,
             coalesce(phase, '-'),
-            epoch_us(started_at),
+            {{ timestamp_to_epoch_us('started_at') }},
             case when kind = 'energy_mismatch' then session_id end
         )) as anomaly_id,
         charger_id,
@@ -133,7 +133,7 @@ final as (
         case when is_critical then 'critical' else 'warning' end as severity,
         started_at,
         ended_at,
-        date_diff('second', started_at, ended_at) as duration_s,
+        {{ seconds_between('started_at', 'ended_at') }} as duration_s,
         detectors,
         measure,
         extreme_value,

@@ -114,7 +114,7 @@ final as (
         clock_offset_s,
         is_clock_corrected,
         session_duration_s,
-        session_duration_s / 3600.0 as session_duration_h,
+        session_duration_s / 3600 as session_duration_h,
         active_charging_s,
         session_duration_s - active_charging_s as idle_plugged_in_s,
         energy_wh as reported_energy_wh,

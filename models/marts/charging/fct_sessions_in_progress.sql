@@ -31,10 +31,10 @@ live_figures as (
         count(*) filter (where is_gap_before) as gap_count,
         count(*) filter (where is_gap_before and interval_estimated_energy_wh > 0) as estimated_gap_count,
         count(*) filter (where has_missing_measurement) as missing_measurement_reading_count,
-        arg_max(power_w, measured_epoch_s) as power_now_w,
+        max_by(power_w, measured_epoch_s) as power_now_w,
         {%- for phase in [1, 2, 3] %}
             cast(coalesce(
-                arg_max(current_l{{ phase }}_a, measured_epoch_s) > {{ var('phase_in_use_current_a') }}, false
+                max_by(current_l{{ phase }}_a, measured_epoch_s) > {{ var('phase_in_use_current_a') }}, false
             ) as int)
             {%- if not loop.last %} +{% endif %}
         {%- endfor %} as active_phases_now,

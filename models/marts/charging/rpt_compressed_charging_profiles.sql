@@ -17,7 +17,7 @@ changed_readings as (
         session_id,
         reading_seq,
         count(*) as big_change_count,
-        string_agg(measure || ' ' || phase, ', ' order by measure, phase) as changed_series
+        {{ string_agg_ordered("measure || ' ' || phase", ', ', 'measure, phase') }} as changed_series
     from big_changes
     group by session_id, reading_seq
 ),

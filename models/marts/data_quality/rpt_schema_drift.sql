@@ -59,7 +59,7 @@ drifted_lines as (
         'unexpected_key' as drift_kind,
         false as is_breaking
     from lines_with_reasons
-    where len(unexpected_keys) > 0 and not is_breaking_drift
+    where {{ list_length('unexpected_keys') }} > 0 and not is_breaking_drift
 ),
 
 -- The share's denominator: the lines of the charger in the file, or of the whole file for lines

@@ -10,9 +10,9 @@ keys_unnested as (
         log_stream,
         source_file,
         line_number,
-        unnest(unexpected_keys) as json_key
+        {{ unnest_list('unexpected_keys') }} as json_key
     from log_lines
-    where len(unexpected_keys) > 0
+    where {{ list_length('unexpected_keys') }} > 0
 ),
 
 final as (

@@ -65,7 +65,7 @@ session_stats as (
         count(distinct user_id) as user_count,
         -- a high percentile of the sessions' peaks: cars that draw less do not lower the class, one
         -- odd session does not raise it
-        quantile_cont(peak_phase_current_a, 0.9) as p90_session_peak_current_a,
+        {{ percentile_cont('peak_phase_current_a', 0.9) }} as p90_session_peak_current_a,
         min(corrected_started_at) as first_session_started_at,
         max(corrected_ended_at) as last_session_ended_at
     from briefings

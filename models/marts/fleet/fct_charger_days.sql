@@ -23,11 +23,10 @@ calendar as (
     select
         charger_id,
         time_zone,
-        cast(unnest(generate_series(
-            {{ local_date('time_zone', "first_seen_at at time zone 'UTC'") }},
-            {{ local_date('time_zone', "last_seen_at at time zone 'UTC'") }},
-            interval 1 day
-        )) as date) as local_date
+        {{ each_date(
+            local_date('time_zone', utc_instant('first_seen_at')),
+            local_date('time_zone', utc_instant('last_seen_at'))
+        ) }} as local_date
     from chargers
 ),
 
@@ -35,8 +34,8 @@ days_bounded as (
     select
         *,
         cast(
-            epoch({{ local_midnight('time_zone', 'local_date + interval 1 day') }})
-            - epoch({{ local_midnight('time_zone', 'local_date') }})
+            {{ timestamp_to_epoch(local_midnight('time_zone', 'local_date + interval 1 day')) }}
+            - {{ timestamp_to_epoch(local_midnight('time_zone', 'local_date')) }}
             as bigint
         ) as day_length_s
     from calendar

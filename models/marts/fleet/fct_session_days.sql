@@ -10,8 +10,8 @@ sessions as (
         charger_id,
         user_id,
         -- timestamps are UTC; as timestamptz they convert to any zone
-        corrected_started_at at time zone 'UTC' as started_utc,
-        corrected_ended_at at time zone 'UTC' as ended_utc,
+        {{ utc_instant('corrected_started_at') }} as started_utc,
+        {{ utc_instant('corrected_ended_at') }} as ended_utc,
         reported_energy_wh,
         total_cost_eur
     from {{ ref('fct_session_briefings') }}
@@ -21,7 +21,7 @@ sessions as (
 profiles as (
     select
         session_id,
-        corrected_measured_at at time zone 'UTC' as measured_utc,
+        {{ utc_instant('corrected_measured_at') }} as measured_utc,
         interval_energy_wh + interval_estimated_energy_wh as interval_energy_wh,
         case when is_active_interval then interval_s else 0 end as charging_s
     from {{ ref('fct_charging_profiles') }}
@@ -41,11 +41,10 @@ sessions_by_day as (
     select
         sessions.*,
         chargers.time_zone,
-        cast(unnest(generate_series(
-            {{ local_date('chargers.time_zone', 'sessions.started_utc') }},
-            {{ local_date('chargers.time_zone', 'sessions.ended_utc') }},
-            interval 1 day
-        )) as date) as local_date
+        {{ each_date(
+            local_date('chargers.time_zone', 'sessions.started_utc'),
+            local_date('chargers.time_zone', 'sessions.ended_utc')
+        ) }} as local_date
     from sessions
     inner join chargers on sessions.charger_id = chargers.charger_id
 ),
@@ -83,10 +82,14 @@ session_days as (
         days_bounded.local_date = min(days_bounded.local_date) over (partition by days_bounded.session_id)
             as is_start_day,
         -- whole seconds: epoch() is a double, sums of seconds are hugeints in DuckDB
-        cast(epoch(days_bounded.day_end_utc) - epoch(days_bounded.day_start_utc) as bigint) as day_length_s,
+        cast(
+            {{ timestamp_to_epoch('days_bounded.day_end_utc') }}
+            - {{ timestamp_to_epoch('days_bounded.day_start_utc') }}
+            as bigint
+        ) as day_length_s,
         cast(greatest(
-            epoch(least(days_bounded.ended_utc, days_bounded.day_end_utc))
-            - epoch(greatest(days_bounded.started_utc, days_bounded.day_start_utc)),
+            {{ timestamp_to_epoch('least(days_bounded.ended_utc, days_bounded.day_end_utc)') }}
+            - {{ timestamp_to_epoch('greatest(days_bounded.started_utc, days_bounded.day_start_utc)') }},
             0
         ) as bigint) as plugged_in_s,
         cast(coalesce(delivered_per_day.charging_s, 0) as bigint) as charging_s,

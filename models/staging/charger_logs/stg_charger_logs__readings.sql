@@ -1,5 +1,7 @@
 {#- One row per non-blank raw line of the status stream (a reading), both layouts unified. -#}
-{#- A view: its one reader, int_readings_classified, materialises the parsed rows once. -#}
+{#- A view: its one reader, int_readings_classified, materialises the parsed rows once. On Spark a
+    table: the Hive metastore keeps a view's text in 32,700 characters, and this one is longer. -#}
+{{ config(materialized='table' if target.type == 'spark' else 'view') }}
 {%- set phases = [1, 2, 3] -%}
 {%- set measures = ['ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
 {%- set flat_fields = [] -%}
@@ -11,20 +13,22 @@
 {%- set key_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp', 'charger_phases'] -%}
 {%- set phase_fields = ['id', 'ac_current_rms', 'ac_voltage_rms', 'temperature'] -%}
 {%- set required_fields = ['id', 'charger_id', 'charger_timestamp', 'server_timestamp'] -%}
+{#- the columns whose values identify a reading's content -#}
+{%- set hashed_columns = ['charger_id', 'measured_epoch_s'] -%}
+{%- for phase in phases -%}
+    {%- do hashed_columns.extend(
+        ['current_l' ~ phase ~ '_a', 'voltage_l' ~ phase ~ '_v', 'temperature_l' ~ phase ~ '_c']
+    ) -%}
+{%- endfor -%}
 {#- a current as written, read as amperes, that is a charging current (the unit check) -#}
 {%- set element_key_checks = [] -%}
 {%- for field in phase_fields -%}
-    {%- do element_key_checks.append("cast(list_contains(keys, '" ~ field ~ "') as int)") -%}
+    {%- do element_key_checks.append("cast(" ~ list_has('keys', "'" ~ field ~ "'") ~ " as int)") -%}
 {%- endfor -%}
 {#- the number of documented keys a nested phase element (`keys`, its key list) carries -#}
 {%- set documented_element_keys = '(' ~ element_key_checks | join(' + ') ~ ')' -%}
 {#- a phase id written as a string ("1") names the phase too, unless var strict_json_types -#}
 {%- set accept_string_numbers = not var('strict_json_types') -%}
-{#- explicit types for from_json: every field is read as raw JSON text so that its type can be checked -#}
-{%- set json_fields = [] -%}
-{%- for field in key_fields + flat_fields -%}
-    {%- do json_fields.append('"' ~ field ~ '": "JSON"') -%}
-{%- endfor -%}
 with
 
 status_lines as (
@@ -40,8 +44,8 @@ status_lines as (
 fields_extracted as (
     select
         *,
-        case when is_json_object then from_json(raw_line, '{{ "{" ~ json_fields | join(", ") ~ "}" }}') end
-            as line_fields
+        -- every field is read as JSON so that its type can be checked
+        case when is_json_object then {{ json_parse('raw_line', key_fields + flat_fields) }} end as line_fields
     from status_lines
 ),
 
@@ -50,23 +54,21 @@ layout_resolved as (
         *,
         case
             when not is_json_object then null
-            when line_fields.charger_phases is not null then 'nested'
+            when {{ json_field('line_fields', 'charger_phases') }} is not null then 'nested'
             else 'flat'
         end as line_layout,
-        coalesce(left(cast(line_fields.charger_phases as varchar), 1) = '[', false) as has_phase_array,
-        case when is_json_object then json_keys(raw_line) end as line_keys
+        coalesce(left({{ json_text(json_field('line_fields', 'charger_phases')) }}, 1) = '[', false) as has_phase_array,
+        case when is_json_object then {{ json_object_keys('raw_line') }} end as line_keys
     from fields_extracted
 ),
 
 phase_elements as (
     select
         *,
-        case when has_phase_array then from_json(line_fields.charger_phases, '[{
-            "id": "JSON", "ac_current_rms": "JSON", "ac_voltage_rms": "JSON", "temperature": "JSON"
-        }]') end as phase_list,
-        case when has_phase_array then [
-            json_keys(element) for element in json_extract(line_fields.charger_phases, '$[*]')
-        ] end as phase_element_keys
+        case when has_phase_array then {{ json_array(json_field('line_fields', 'charger_phases'), phase_fields) }} end
+            as phase_list,
+        case when has_phase_array then {{ json_array_keys(json_field('line_fields', 'charger_phases')) }} end
+            as phase_element_keys
     from layout_resolved
 ),
 
@@ -77,13 +79,13 @@ phases_by_id as (
         {%- for phase in phases %}
             case
                 {%- for position in phases %}
-                    when cast(phase_list[{{ position }}].id as varchar) in (
+                    when {{ json_text(json_field(list_element('phase_list', position), 'id')) }} in (
                         '{{ phase }}'{% if accept_string_numbers %}, '"{{ phase }}"'{% endif %}
-                    ) then phase_list[{{ position }}]
+                    ) then {{ list_element('phase_list', position) }}
                 {%- endfor %}
             end as nested_l{{ phase }},
         {%- endfor %}
-        coalesce(len(phase_list), 0) as phase_element_count
+        coalesce({{ list_length('phase_list') }}, 0) as phase_element_count
     from phase_elements
 ),
 
@@ -94,16 +96,16 @@ value_texts as (
         *,
         {%- for phase in phases %}
             {%- for measure in measures %}
-                cast(case
-                    when line_layout = 'nested' then nested_l{{ phase }}.{{ measure }}
-                    else line_fields.{{ measure }}_{{ phase }}
-                end as varchar) as raw_{{ measure }}_l{{ phase }}_text,
+                {{ json_text(
+                    "case when line_layout = 'nested' then " ~ json_field('nested_l' ~ phase, measure)
+                    ~ " else " ~ json_field('line_fields', measure ~ '_' ~ phase) ~ " end"
+                ) }} as raw_{{ measure }}_l{{ phase }}_text,
             {%- endfor %}
         {%- endfor %}
-        cast(line_fields.id as varchar) as raw_id_text,
-        cast(line_fields.charger_id as varchar) as raw_charger_id_text,
-        cast(line_fields.charger_timestamp as varchar) as raw_charger_timestamp_text,
-        cast(line_fields.server_timestamp as varchar) as raw_server_timestamp_text
+        {{ json_text(json_field('line_fields', 'id')) }} as raw_id_text,
+        {{ json_text(json_field('line_fields', 'charger_id')) }} as raw_charger_id_text,
+        {{ json_text(json_field('line_fields', 'charger_timestamp')) }} as raw_charger_timestamp_text,
+        {{ json_text(json_field('line_fields', 'server_timestamp')) }} as raw_server_timestamp_text
     from phases_by_id
 ),
 
@@ -123,7 +125,7 @@ typed as (
         case
             when {{ json_is_string_number('raw_server_timestamp') }} then {{ json_number('raw_server_timestamp') }}
             when left(raw_server_timestamp_text, 1) = '"'
-                then epoch(try_cast(json_extract_string(raw_server_timestamp_text, '$') as timestamptz))
+                then {{ timestamp_to_epoch(try_timestamptz(json_string('raw_server_timestamp_text'))) }}
             else {{ json_number('raw_server_timestamp') }}
         end as received_epoch_s,
         {%- for phase in phases %}
@@ -154,7 +156,7 @@ typed as (
             or (
                 left(raw_server_timestamp_text, 1) = '"'
                 and not {{ json_is_string_number('raw_server_timestamp') }}
-                and try_cast(json_extract_string(raw_server_timestamp_text, '$') as timestamptz) is null
+                and {{ try_timestamptz(json_string('raw_server_timestamp_text')) }} is null
             )
             or (left(raw_server_timestamp_text, 1) <> '"' and {{ json_is_not_number('raw_server_timestamp') }})
             or (line_layout = 'nested' and not has_phase_array)
@@ -166,12 +168,14 @@ typed as (
         ) as is_type_mismatch,
         -- a number written as a string that reads exactly as that number (accepted unless strict);
         -- the fields are looked at only when the line holds a string of number characters at all
-        case when regexp_matches(raw_line, '"-?[0-9][0-9.eE+-]*"') then (
+        case when {{ regexp_contains('raw_line', '"-?[0-9][0-9.eE+-]*"') }} then (
             {{ json_is_string_number('raw_id', integer_only=true) }}
             or {{ json_is_string_number('raw_charger_id', integer_only=true) }}
             or {{ json_is_string_number('raw_charger_timestamp', integer_only=true) }}
             or {{ json_is_string_number('raw_server_timestamp') }}
-            or coalesce(list_bool_or([left(cast(element.id as varchar), 1) = '"' for element in phase_list]), false)
+            or coalesce({{ list_any(list_map(
+                'phase_list', 'element', 'left(' ~ json_text(json_field('element', 'id')) ~ ", 1) = '\"'"
+            )) }}, false)
             {%- for phase in phases %}
                 {%- for measure in measures %}
                     or {{ json_is_string_number('raw_' ~ measure ~ '_l' ~ phase) }}
@@ -192,17 +196,16 @@ typed as (
         line_keys,
         phase_element_keys,
         -- schema drift: top-level keys, and keys inside the phase elements named by their path
-        case when is_json_object then list_concat(
-            [
-                key for key in line_keys
-                if key not in ('{{ (key_fields + flat_fields) | join("', '") }}')  -- noqa: LT05
-            ],
-            [
-                'charger_phases[].' || key
-                for key in list_sort(list_distinct(flatten(phase_element_keys)))
-                if key not in ('{{ phase_fields | join("', '") }}')  -- noqa: LT05
-            ]
-        ) end as unexpected_keys
+        case when is_json_object then {{ list_concat(
+            list_where('line_keys', 'key', "key not in ('" ~ (key_fields + flat_fields) | join("', '") ~ "')"),
+            list_map(
+                list_where(
+                    list_sorted_distinct_flattened('phase_element_keys'), 'key',
+                    "key not in ('" ~ phase_fields | join("', '") ~ "')"
+                ),
+                'key', "'charger_phases[].' || key"
+            )
+        ) }} end as unexpected_keys
     from value_texts
 ),
 
@@ -214,11 +217,11 @@ typed as (
 -- line as on the few checked.
 renames_checked as (
     select
-        * exclude (line_keys, phase_element_keys),
-        case when len(unexpected_keys) > 0 then coalesce(
+        {{ star_except(['line_keys', 'phase_element_keys']) }},
+        case when {{ list_length('unexpected_keys') }} > 0 then coalesce(
             not (
                 {%- for field in required_fields %}
-                    list_contains(line_keys, '{{ field }}'){% if not loop.last %} and{% endif %}
+                    {{ list_has('line_keys', "'" ~ field ~ "'") }}{% if not loop.last %} and{% endif %}
                 {%- endfor %}
             )
             or (
@@ -226,14 +229,14 @@ renames_checked as (
                 and (
                     not (
                         {%- for field in flat_fields %}
-                            list_contains(line_keys, '{{ field }}'){% if not loop.last %} or{% endif %}
+                            {{ list_has('line_keys', "'" ~ field ~ "'") }}{% if not loop.last %} or{% endif %}
                         {%- endfor %}
                     )
                     {%- for phase in phases %}
                         {%- set phase_key_checks = [] %}
                         {%- for measure in measures %}
                             {%- set key = measure ~ '_' ~ phase %}
-                            {%- do phase_key_checks.append("list_contains(line_keys, '" ~ key ~ "')") %}
+                            {%- do phase_key_checks.append(list_has('line_keys', "'" ~ key ~ "'")) %}
                         {%- endfor %}
                         or (
                             ({{ phase_key_checks | join(' or ') }})
@@ -243,11 +246,11 @@ renames_checked as (
                 )
             )
             -- a nested element that lacks a documented key and carries an unknown one
-            or list_bool_or([
-                {{ documented_element_keys }} < {{ phase_fields | length }}
-                and len(keys) > {{ documented_element_keys }}
-                for keys in phase_element_keys
-            ]),
+            or {{ list_any(list_map(
+                'phase_element_keys', 'keys',
+                documented_element_keys ~ ' < ' ~ phase_fields | length
+                ~ ' and ' ~ list_length('keys') ~ ' > ' ~ documented_element_keys
+            )) }},
             false
         ) else false end as is_renamed_field
     from typed
@@ -318,15 +321,7 @@ final as (
         unexpected_keys,
         has_string_number,
         -- identifies a reading's content: equal hashes mean the same charger, time and values
-        hash(
-            charger_id,
-            measured_epoch_s,
-            {%- for phase in phases %}
-                current_l{{ phase }}_a,
-                voltage_l{{ phase }}_v,
-                temperature_l{{ phase }}_c{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        ) as values_hash
+        {{ values_hash(hashed_columns) }} as values_hash
     from flagged
 )
 

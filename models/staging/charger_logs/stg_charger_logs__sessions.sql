@@ -15,11 +15,8 @@ session_lines as (
 fields_extracted as (
     select
         *,
-        case when is_json_object then json_keys(raw_line) end as line_keys,
-        case when is_json_object then from_json(raw_line, '{
-            "id": "JSON", "charger_id": "JSON", "user_id": "JSON", "energy": "JSON",
-            "total_cost": "JSON", "start_time": "JSON", "end_time": "JSON"
-        }') end as line_fields
+        case when is_json_object then {{ json_object_keys('raw_line') }} end as line_keys,
+        case when is_json_object then {{ json_parse('raw_line', session_fields) }} end as line_fields
     from session_lines
 ),
 
@@ -28,7 +25,7 @@ value_texts as (
     select
         *,
         {%- for field in session_fields %}
-            cast(line_fields.{{ field }} as varchar) as raw_{{ field }}_text{% if not loop.last %},{% endif %}
+            {{ json_text(json_field('line_fields', field)) }} as raw_{{ field }}_text{% if not loop.last %},{% endif %}
         {%- endfor %}
     from fields_extracted
 ),
@@ -80,23 +77,22 @@ typed as (
         ) as has_string_number,
         -- a renamed field: a documented key is absent (not null: absent) while an unknown key is present
         coalesce(
-            len(line_keys) > 0
+            {{ list_length('line_keys') }} > 0
             and not (
                 {%- for field in session_fields %}
-                    list_contains(line_keys, '{{ field }}'){% if not loop.last %} and{% endif %}
+                    {{ list_has('line_keys', "'" ~ field ~ "'") }}{% if not loop.last %} and{% endif %}
                 {%- endfor %}
             )
-            and len(line_keys) > (
+            and {{ list_length('line_keys') }} > (
                 {%- for field in session_fields %}
-                    cast(list_contains(line_keys, '{{ field }}') as int){% if not loop.last %} +{% endif %}
+                    cast({{ list_has('line_keys', "'" ~ field ~ "'") }} as int){% if not loop.last %} +{% endif %}
                 {%- endfor %}
             ),
             false
         ) as is_renamed_field,
-        case when is_json_object then [
-            key for key in line_keys
-            if key not in ('{{ session_fields | join("', '") }}')  -- noqa: LT05
-        ] end as unexpected_keys
+        case when is_json_object then {{ list_where(
+            'line_keys', 'key', "key not in ('" ~ session_fields | join("', '") ~ "')"
+        ) }} end as unexpected_keys
     from value_texts
 ),
 
@@ -145,9 +141,9 @@ final as (
         unexpected_keys,
         has_string_number,
         -- identifies a session event's content: equal hashes mean the same values
-        hash(
-            session_id, charger_id, user_id, energy_wh, total_cost_eur, started_epoch_s, ended_epoch_s
-        ) as values_hash
+        {{ values_hash([
+            'session_id', 'charger_id', 'user_id', 'energy_wh', 'total_cost_eur', 'started_epoch_s', 'ended_epoch_s'
+        ]) }} as values_hash
     from typed
 )
 
