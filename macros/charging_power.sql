@@ -25,9 +25,9 @@
         when
             {{ column }} is null
             and measured_epoch_s
-            - last_value(case when {{ column }} is not null then measured_epoch_s end ignore nulls) over before_reading
+            - {{ last_non_null('case when ' ~ column ~ ' is not null then measured_epoch_s end') }} over before_reading
             <= {{ var('max_integration_gap_s') }}
-            then last_value({{ column }} ignore nulls) over before_reading
+            then {{ last_non_null(column) }} over before_reading
     end
 {%- endmacro %}
 

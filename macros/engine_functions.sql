@@ -489,3 +489,16 @@
 {% macro spark__timestamp_to_epoch_us(instant) -%}
     unix_micros({{ instant }})
 {%- endmacro %}
+
+{# The last non-null value of an expression over a window (write ` over <window>` after it). #}
+{% macro last_non_null(expression) -%}
+    {{ return(adapter.dispatch('last_non_null')(expression)) }}
+{%- endmacro %}
+
+{% macro default__last_non_null(expression) -%}
+    last_value({{ expression }} ignore nulls)
+{%- endmacro %}
+
+{% macro spark__last_non_null(expression) -%}
+    last({{ expression }}, true)
+{%- endmacro %}

@@ -66,12 +66,11 @@ carried as (
 -- give it is carried_power_w.
 powered as (
     select
-        * exclude (
-            {%- for phase in [1, 2, 3] %}
-                carried_current_l{{ phase }}_a,
-                carried_voltage_l{{ phase }}_v{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        ),
+        {{ star_except([
+            'carried_current_l1_a', 'carried_voltage_l1_v',
+            'carried_current_l2_a', 'carried_voltage_l2_v',
+            'carried_current_l3_a', 'carried_voltage_l3_v',
+        ]) }},
         {%- for phase in [1, 2, 3] %}
             voltage_l{{ phase }}_v * current_l{{ phase }}_a as power_l{{ phase }}_w,
         {%- endfor %}
@@ -105,7 +104,7 @@ lagged as (
 -- progress.
 energies as (
     select
-        * exclude (previous_carried_power_w),
+        {{ star_except(['previous_carried_power_w']) }},
         {{ is_gap_interval('interval_s') }} as is_gap_before,
         {{ is_active_charging_interval(
             'previous_power_w + previous_carried_power_w', 'power_w + carried_power_w', 'interval_s'
