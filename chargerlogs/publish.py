@@ -278,16 +278,17 @@ def sync_comments(
         " where database_name = 'published' and schema_name = ? and table_name = ?",
         [schema, name],
     ).fetchone() or (None,)
-    if comment and comment != current:
-        connection.execute(f"comment on table published.{relation} is {_literal(comment)}")
+    if comment != current:
+        text = "null" if comment is None else _literal(comment)
+        connection.execute(f"comment on table published.{relation} is {text}")
     published = {
         column: text for column, _, _, text in table_columns(connection, "published", schema, name)
     }
     for column, _, _, column_comment in table_columns(connection, "source", schema, name):
-        if column_comment and column_comment != published.get(column):
+        if column_comment != published.get(column):
+            text = "null" if column_comment is None else _literal(column_comment)
             connection.execute(
-                f"comment on column published.{relation}.{_quoted(column)}"
-                f" is {_literal(column_comment)}"
+                f"comment on column published.{relation}.{_quoted(column)} is {text}"
             )
 
 

@@ -541,6 +541,7 @@ def test_a_new_column_or_comment_reaches_an_updated_copy(
     try:
         connection.execute("alter table marts.fct_charging_profiles add column extra integer")
         connection.execute("comment on table marts.dim_chargers is 'One row per charger (new).'")
+        connection.execute("comment on column marts.dim_users.user_id is null")
     finally:
         connection.close()
     lines = "\n".join(scoped_publish(changing_build, out))
@@ -548,6 +549,11 @@ def test_a_new_column_or_comment_reaches_an_updated_copy(
     assert "kept marts.dim_chargers" in lines
     comment_sql = "select comment from duckdb_tables() where table_name = 'dim_chargers'"
     assert query(out, comment_sql) == [("One row per charger (new).",)]
+    column_sql = (
+        "select comment from duckdb_columns()"
+        " where table_name = 'dim_users' and column_name = 'user_id'"
+    )
+    assert query(out, column_sql) == [(None,)]
     columns_sql = (
         "select column_name from duckdb_columns() where table_name = 'fct_charging_profiles'"
     )
