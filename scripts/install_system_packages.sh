@@ -2,7 +2,7 @@
 # Install the Debian packages that the per-session dashboard, the Spark target and their tests need,
 # only when missing: PostgreSQL (the serving store), Chromium (the browser the end-to-end tests
 # drive) and a Java runtime (Spark, dbt --target spark and its parity test).
-# Idempotent: on a machine that has both, it installs nothing and needs no network.
+# Idempotent: on a machine that has all three, it installs nothing and needs no network.
 set -euo pipefail
 
 missing=()
