@@ -123,26 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
             "step fails or they disagree, 2 on bad input."
         ),
     )
-    parser.add_argument(
-        "--chargers",
-        type=positive_int,
-        default=None,
-        help=f"chargers of the generated dataset (default {DEFAULT_CHARGERS}: with the default "
-        "days, about 5 million status lines)",
-    )
-    parser.add_argument(
-        "--days",
-        type=positive_int,
-        default=None,
-        help=f"simulated days of the generated dataset (default {DEFAULT_DAYS})",
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="reuse an existing data folder (with charger_log_status/ and charger_log_session/) "
-        "instead of generating one; it is never removed; excludes --chargers and --days",
-    )
+    add_dataset_options(parser)
     parser.add_argument(
         "--threads",
         type=positive_int,
@@ -164,9 +145,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The checked arguments; a usage error exits 2 with one line."""
-    parser = build_parser()
+def add_dataset_options(parser: argparse.ArgumentParser, size_note: str = "") -> None:
+    """--chargers, --days and --data: the dataset a benchmark generates or reuses."""
+    parser.add_argument(
+        "--chargers",
+        type=positive_int,
+        default=None,
+        help=f"chargers of the generated dataset (default {DEFAULT_CHARGERS}: with the default "
+        f"days, about 5 million status lines{size_note})",
+    )
+    parser.add_argument(
+        "--days",
+        type=positive_int,
+        default=None,
+        help=f"simulated days of the generated dataset (default {DEFAULT_DAYS})",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="reuse an existing data folder (with charger_log_status/ and charger_log_session/) "
+        "instead of generating one; it is never removed; excludes --chargers and --days",
+    )
+
+
+def parse_dataset_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """The arguments of a parser with the dataset options, checked; a usage error exits 2."""
     args = parser.parse_args(argv)
     if args.data is not None:
         if args.chargers is not None or args.days is not None:
@@ -175,6 +181,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             if not (args.data / stream).is_dir():
                 parser.error(f"--data {args.data} has no {stream}/ folder")
     return args
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The checked arguments; a usage error exits 2 with one line."""
+    return parse_dataset_args(build_parser(), argv)
 
 
 def reference_variables(data_dir: Path) -> dict[str, str | int | float]:

@@ -25,7 +25,14 @@ from pathlib import Path
 import duckdb
 
 from chargerlogs import dbt_runner
-from chargerlogs.bench_models import DEFAULT_CHARGERS, DEFAULT_DAYS, MODELS_ONLY, generate_data
+from chargerlogs.bench_models import (
+    DEFAULT_CHARGERS,
+    DEFAULT_DAYS,
+    MODELS_ONLY,
+    add_dataset_options,
+    generate_data,
+    parse_dataset_args,
+)
 from chargerlogs.cli import OneLineErrorParser, positive_int
 from chargerlogs.dbt_runner import MeasuredProcess, ProcessError
 
@@ -73,26 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
             "they agree, 1 when a step fails or they disagree, 2 on bad input."
         ),
     )
-    parser.add_argument(
-        "--chargers",
-        type=positive_int,
-        default=None,
-        help=f"chargers of the generated dataset (default {DEFAULT_CHARGERS}: with the default "
-        "days, about 5 million status lines, the dataset of make bench)",
-    )
-    parser.add_argument(
-        "--days",
-        type=positive_int,
-        default=None,
-        help=f"simulated days of the generated dataset (default {DEFAULT_DAYS})",
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="reuse an existing data folder (with charger_log_status/ and charger_log_session/) "
-        "instead of generating one; it is never removed; excludes --chargers and --days",
-    )
+    add_dataset_options(parser, ", the dataset of make bench")
     parser.add_argument(
         "--cores",
         type=positive_int,
@@ -111,15 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The checked arguments; a usage error exits 2 with one line."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.data is not None:
-        if args.chargers is not None or args.days is not None:
-            parser.error("--data reuses a dataset; --chargers and --days only size a generated one")
-        for stream in ("charger_log_status", "charger_log_session"):
-            if not (args.data / stream).is_dir():
-                parser.error(f"--data {args.data} has no {stream}/ folder")
-    return args
+    return parse_dataset_args(build_parser(), argv)
 
 
 def _say(message: str) -> None:
