@@ -320,12 +320,18 @@ def table_fingerprint(
 
 
 def copy_checked(
-    connection: duckdb.DuckDBPyConnection, schema: str, name: str, comment: str | None
+    connection: duckdb.DuckDBPyConnection,
+    schema: str,
+    name: str,
+    comment: str | None,
+    expected: tuple[int, int] | None = None,
 ) -> int:
-    """Copy a table whole and check it against the build file; its row count."""
+    """Copy a table whole and check it against the build file (whose fingerprint, ``expected``,
+    the caller may have taken already); its row count."""
     relation = f"{_quoted(schema)}.{_quoted(name)}"
     copy_table(connection, schema, name, comment)
-    expected = table_fingerprint(connection, f"source.{relation}")
+    if expected is None:
+        expected = table_fingerprint(connection, f"source.{relation}")
     if table_fingerprint(connection, f"published.{relation}") != expected:
         raise PublishError(f"{schema}.{name} differs from the warehouse after the copy")
     return expected[0]
@@ -435,7 +441,7 @@ def write_copy(
                     sync_comments(connection, schema, name, comment)
                     progress(f"kept {schema}.{name}: {rows:,} rows, unchanged")
                 else:
-                    rows = copy_checked(connection, schema, name, comment)
+                    rows = copy_checked(connection, schema, name, comment, expected)
                     progress(f"copied {schema}.{name}: {rows:,} rows")
             published.append(PublishedTable(schema, name, rows))
         for schema, name in sorted(existing - {(schema, name) for schema, name, _ in tables}):
