@@ -47,7 +47,11 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("base_", "stg_", "int_log_lines", "int_readings_classified", "int_sessions_classified",
          "int_readings_deduplicated", "int_sessions_deduplicated"),
     ),
-    ("clock correction", ("int_charger_clock_periods", "int_readings_clock", "int_sessions_clock")),
+    (
+        "clock correction",
+        ("int_charger_upload_batches", "int_charger_clock_periods", "int_readings_clock",
+         "int_sessions_clock"),
+    ),
     ("session attribution (ASOF)", ("int_session_readings_attributed",)),
     ("energy integration", ("int_session_readings_integrated", "int_in_progress")),
     (

@@ -68,6 +68,18 @@
     where {{ refreshed_since_last_build('sessions.refreshed_at') }}
 {%- endmacro %}
 
+{# The upload batches (charger, received time) holding a status line (re)classified since this model
+   last took in changes. #}
+{% macro changed_upload_batches() -%}
+    select distinct
+        readings.charger_id,
+        readings.received_epoch_s
+    from {{ ref('int_readings_classified') }} as readings
+    where
+        {{ refreshed_since_last_build('readings.refreshed_at') }}
+        and readings.received_epoch_s is not null
+{%- endmacro %}
+
 {# In an incremental build, true for the rows of the chargers that changed; true for all in a full build. #}
 {% macro is_charger_changed(column='charger_id') -%}
     {%- if is_incremental() -%}

@@ -3,17 +3,6 @@
 {{ charger_scoped_config() }}
 with
 
-readings as (
-    select
-        charger_id,
-        measured_epoch_s,
-        received_epoch_s
-    from {{ ref('int_readings_deduplicated') }}
-    where
-        {{ is_charger_changed() }}
-        and received_epoch_s is not null
-),
-
 -- An upload batch is the readings of one charger received at the same instant. Its skew (received
 -- minus the latest measured time) is the upload delay plus the clock's error; a delay is never
 -- negative and usually seconds, hours to days for a batch uploaded late.
@@ -21,12 +10,41 @@ upload_batches as (
     select
         charger_id,
         received_epoch_s,
-        count(*) as reading_count,
-        min(measured_epoch_s) as first_measured_epoch_s,
-        max(measured_epoch_s) as last_measured_epoch_s,
-        received_epoch_s - max(measured_epoch_s) as batch_skew_s
-    from readings
-    group by charger_id, received_epoch_s
+        reading_count,
+        first_measured_epoch_s,
+        last_measured_epoch_s,
+        batch_skew_s
+    from {{ ref('int_charger_upload_batches') }}
+    where {{ is_charger_changed() }}
+),
+
+-- Most chargers keep one clock level all their life: when the spread of a charger's skews is within
+-- clock_error_threshold_s, no two neighbours can be further apart, so it has one level and one
+-- period, computed below without sorting its batches.
+chargers_split as (
+    select
+        charger_id,
+        max(batch_skew_s) - min(batch_skew_s) > {{ var('clock_error_threshold_s') }} as has_levels
+    from upload_batches
+    group by charger_id
+),
+
+single_level_periods as (
+    select
+        upload_batches.charger_id,
+        1 as clock_period_seq,
+        min(upload_batches.received_epoch_s) as first_received_epoch_s,
+        max(upload_batches.received_epoch_s) as last_received_epoch_s,
+        min(upload_batches.first_measured_epoch_s) as first_measured_epoch_s,
+        max(upload_batches.last_measured_epoch_s) as last_measured_epoch_s,
+        {{ percentile_cont('upload_batches.batch_skew_s', var('clock_offset_percentile')) }} as level_skew_s,
+        count(*) as batch_count,
+        sum(upload_batches.reading_count) as reading_count
+    from upload_batches
+    inner join chargers_split
+        on upload_batches.charger_id = chargers_split.charger_id
+    where not chargers_split.has_levels
+    group by upload_batches.charger_id
 ),
 
 -- Clock levels: the batches of a charger sorted by skew, split where two neighbours are more than
@@ -41,6 +59,10 @@ levels_started as (
             false
         ) as starts_level
     from upload_batches
+    where upload_batches.charger_id in (
+        select chargers_split.charger_id from chargers_split
+        where chargers_split.has_levels
+    )
 ),
 
 levels_numbered as (
@@ -53,9 +75,7 @@ levels_numbered as (
 ),
 
 -- A level's clock error is a low percentile of its batches' skews (the prompt uploads), not the mean
--- (late uploads would pull it). A clock is corrected when that skew says it is more than
--- clock_error_threshold_s behind (less could be uploads that were all late) or more than
--- clock_ahead_tolerance_s ahead (an upload never precedes its measurement).
+-- (late uploads would pull it).
 level_offsets as (
     select
         charger_id,
@@ -73,14 +93,7 @@ batches_levelled as (
         levels_numbered.first_measured_epoch_s,
         levels_numbered.last_measured_epoch_s,
         levels_numbered.clock_level,
-        level_offsets.level_skew_s,
-        case
-            when
-                level_offsets.level_skew_s > {{ var('clock_error_threshold_s') }}
-                or level_offsets.level_skew_s < -{{ var('clock_ahead_tolerance_s') }}
-                then -cast(round(level_offsets.level_skew_s) as bigint)
-            else 0
-        end as clock_offset_s
+        level_offsets.level_skew_s
     from levels_numbered
     inner join level_offsets
         on
@@ -109,7 +122,7 @@ periods_numbered as (
     from periods_started
 ),
 
-final as (
+multi_level_periods as (
     select
         charger_id,
         clock_period_seq,
@@ -118,11 +131,40 @@ final as (
         min(first_measured_epoch_s) as first_measured_epoch_s,
         max(last_measured_epoch_s) as last_measured_epoch_s,
         any_value(level_skew_s) as level_skew_s,
-        any_value(clock_offset_s) as clock_offset_s,
         count(*) as batch_count,
         sum(reading_count) as reading_count
     from periods_numbered
     group by charger_id, clock_period_seq
+),
+
+periods as (
+    select * from single_level_periods
+    {{ union_all_by_name() }}
+    select * from multi_level_periods
+),
+
+-- A clock is corrected when its level's skew says it is more than clock_error_threshold_s behind
+-- (less could be uploads that were all late) or more than clock_ahead_tolerance_s ahead (an upload
+-- never precedes its measurement).
+final as (
+    select
+        charger_id,
+        clock_period_seq,
+        first_received_epoch_s,
+        last_received_epoch_s,
+        first_measured_epoch_s,
+        last_measured_epoch_s,
+        level_skew_s,
+        case
+            when
+                level_skew_s > {{ var('clock_error_threshold_s') }}
+                or level_skew_s < -{{ var('clock_ahead_tolerance_s') }}
+                then -cast(round(level_skew_s) as bigint)
+            else 0
+        end as clock_offset_s,
+        batch_count,
+        reading_count
+    from periods
 )
 
 select * from final

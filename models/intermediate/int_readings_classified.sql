@@ -74,39 +74,60 @@ well_formed_readings as (
 
 -- The rows of earlier builds that new lines can re-rank: the same reading id, or the same charger and
 -- measured time, and, one step further, the rows sharing either key with those (a conflicting
--- duplicate under another charger or time). Found with narrow hash joins; none in a full build,
--- which leaves them out.
-history as (
-    select *
+-- duplicate under another charger or time). None in a full build, which leaves them out. The keys are
+-- searched in the history's narrow key columns (not materialised: a copy of the history would cost
+-- more than two scans), and only the rows found are read whole.
+history_keys as not materialized (
+    select
+        source_file,
+        line_number,
+        reading_id,
+        charger_id,
+        measured_epoch_s
     from {{ this }}
     where
         reason_code is null
         or reason_code in ('exact_duplicate', 'resent_duplicate', 'conflicting_duplicate')
 ),
 
-{%- for step, keys_from in [(1, 'well_formed_readings'), (2, 'history_rerankable_1')] %}
+{%- for step, keys_from in [(1, 'well_formed_readings'), (2, 'rerankable_keys_1')] %}
 
-    history_rerankable_{{ step }} as (
-        select history.*
-        from history
+    rerankable_keys_{{ step }} as (
+        select history_keys.*
+        from history_keys
         where
-            history.reading_id in (select {{ keys_from }}.reading_id from {{ keys_from }})
+            history_keys.reading_id in (select {{ keys_from }}.reading_id from {{ keys_from }})
             or exists (
                 select 1
                 from {{ keys_from }}
                 where
-                    {{ keys_from }}.charger_id = history.charger_id
-                    and {{ keys_from }}.measured_epoch_s = history.measured_epoch_s
+                    {{ keys_from }}.charger_id = history_keys.charger_id
+                    and {{ keys_from }}.measured_epoch_s = history_keys.measured_epoch_s
             )
     ),
 {%- endfor %}
+
+-- Joined on the measured time too: the time range of the keys found lets DuckDB skip the history's
+-- older row groups instead of reading every row whole.
+history_rerankable as (
+    select history.*
+    from {{ this }} as history
+    where exists (
+        select 1
+        from rerankable_keys_2
+        where
+            rerankable_keys_2.source_file = history.source_file
+            and rerankable_keys_2.line_number = history.line_number
+            and rerankable_keys_2.measured_epoch_s = history.measured_epoch_s
+    )
+),
 {%- endif %}
 
 candidates as (
     select {{ star_except(['reason_code']) }} from well_formed_readings
     {%- if is_incremental() %}
         union all by name
-        select {{ star_except(['reason_code', 'raw_line', 'refreshed_at']) }} from history_rerankable_2
+        select {{ star_except(['reason_code', 'raw_line', 'refreshed_at']) }} from history_rerankable
     {%- endif %}
 ),
 
