@@ -29,6 +29,13 @@ checked as in a full copy, a scoped table by its row count and the row hash of i
 Anything unexpected (no side file, a copy changed by someone else, another storage version) gives a
 full publication.
 
+The byte copy costs a write of the whole file (and its flush to disk) per publication. To spare
+it, the swap keeps the file it replaces as ``.<name>.spare``, and the next scoped publication
+updates that file in place (the changes of the last two publications) instead of copying the
+current one, unless a reader may still hold it: a DuckDB reader in another process holds a lock on
+it, one in this process an open descriptor. Then, or if the spare is missing or not the file the
+side file recorded, the copy is made as before.
+
 A reader holding the old copy keeps reading the old file (an open file survives a rename) and
 never sees a mix; a reader opening it after the swap gets the new one. A publish killed at any
 point leaves the previous copy whole. Open the copy **read-only**: a read-write connection would
@@ -122,6 +129,11 @@ def state_path(out: Path) -> Path:
     return out.with_name(f".{out.name}.state.json")
 
 
+def spare_path(out: Path) -> Path:
+    """The file the last swap replaced, kept for the next publication to update in place."""
+    return out.with_name(f".{out.name}.spare")
+
+
 def _identity(path: Path) -> dict[str, int]:
     status = path.stat()
     return {"inode": status.st_ino, "size": status.st_size, "mtime_ns": status.st_mtime_ns}
@@ -142,6 +154,49 @@ def previous_state(out: Path, storage_version: str) -> dict[str, object] | None:
     ):
         return None
     return state
+
+
+def usable_spare(out: Path, state: dict[str, object]) -> str | None:
+    """The change stamp the spare of ``out`` took in, if it can be updated in place.
+
+    It can when it is the file the side file recorded (not the copy itself) and nothing may be
+    reading it (:func:`in_use`).
+    """
+    spare = state.get("spare")
+    try:
+        current = _identity(spare_path(out))
+    except OSError:
+        return None
+    if (
+        not isinstance(spare, dict)
+        or spare.get("identity") != current
+        or current["inode"] == _identity(out)["inode"]
+        or not isinstance(spare.get("changes_through"), str)
+        or in_use(spare_path(out))
+    ):
+        return None
+    return spare["changes_through"]
+
+
+def in_use(path: Path) -> bool:
+    """Whether a reader may hold ``path``: a DuckDB reader in another process holds a lock on it
+    (DuckDB locks the files it opens), one in this process an open descriptor of it."""
+    status = path.stat()
+    own = Path("/proc/self/fd")
+    for descriptor in own.iterdir() if own.is_dir() else ():
+        try:
+            other = os.stat(descriptor)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (status.st_dev, status.st_ino):
+            return True
+    with open(path, "rb+") as handle:
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.lockf(handle, fcntl.LOCK_UN)
+    return False
 
 
 def wal_path(database: Path) -> Path:
@@ -481,8 +536,13 @@ def publish(
         since = None
         try:
             if state is not None:
-                shutil.copyfile(out, temp)
-                since = str(state["changes_through"])
+                since = usable_spare(out, state)
+                if since is not None:
+                    os.replace(spare_path(out), temp)
+                    progress(f"updating {spare_path(out).name} in place")
+                else:
+                    shutil.copyfile(out, temp)
+                    since = str(state["changes_through"])
             tables, changes_through = write_copy(
                 warehouse, temp, schemas, storage_version, progress, scope, since
             )
@@ -492,21 +552,27 @@ def publish(
                 progress(f"pausing {pause} s before the swap ({PAUSE_ENV})")
                 time.sleep(float(pause))
             state_path(out).unlink(missing_ok=True)
+            spare_path(out).unlink(missing_ok=True)
+            if changes_through is not None and state is not None and out.exists():
+                os.link(out, spare_path(out))
             os.replace(temp, out)
         except BaseException:
             remove_leftovers(out)
             raise
         fsync_path(out.parent)
         if changes_through is not None:
-            state_path(out).write_text(
-                json.dumps(
-                    {
-                        "identity": _identity(out),
-                        "storage_version": storage_version,
-                        "changes_through": changes_through,
-                    }
-                )
-            )
+            record = {
+                "identity": _identity(out),
+                "storage_version": storage_version,
+                "changes_through": changes_through,
+            }
+            if spare_path(out).exists():
+                assert state is not None
+                record["spare"] = {
+                    "identity": _identity(spare_path(out)),
+                    "changes_through": state["changes_through"],
+                }
+            state_path(out).write_text(json.dumps(record))
     return Publication(out, tables, out.stat().st_size, time.perf_counter() - began)
 
 

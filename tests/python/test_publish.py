@@ -32,6 +32,7 @@ from chargerlogs.publish import (
     STORAGE_VERSION,
     ChangeScope,
     publish,
+    spare_path,
     state_path,
     temp_path,
     wal_path,
@@ -517,6 +518,71 @@ def test_a_scoped_publication_rewrites_only_the_stamped_sessions(
     tables = tables_of(changing_build)
     assert tables_of(out) == tables
     assert fingerprints(out, tables) == fingerprints(changing_build, tables)
+
+
+def test_the_file_a_swap_replaced_is_updated_in_place_by_the_next_publication(
+    changing_build: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "published" / PUBLISHED_NAME
+    scoped_publish(changing_build, out)
+    first_inode = out.stat().st_ino
+    change_sessions(changing_build, 2)
+    second = scoped_publish(changing_build, out)
+    assert not any(line.startswith("updating ") for line in second)  # no spare yet: a byte copy
+    assert spare_path(out).stat().st_ino == first_inode
+    second_inode = out.stat().st_ino
+
+    # the spare took in neither change since: both reach it
+    ids = change_sessions(changing_build, 3)
+    third = scoped_publish(changing_build, out)
+    assert third[0] == f"updating {spare_path(out).name} in place"
+    assert out.stat().st_ino == first_inode
+    assert spare_path(out).stat().st_ino == second_inode
+    tables = tables_of(changing_build)
+    assert fingerprints(out, tables) == fingerprints(changing_build, tables)
+    assert query(
+        out,
+        "select count(*) from marts.fct_charging_profiles where list_contains(?, session_id)",
+        [ids],
+    ) == query(
+        changing_build,
+        "select count(*) from marts.fct_charging_profiles where list_contains(?, session_id)",
+        [ids],
+    )
+
+
+def test_a_spare_that_a_reader_still_holds_is_left_alone(
+    changing_build: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "published" / PUBLISHED_NAME
+    scoped_publish(changing_build, out)
+    old_state = fingerprints(out, WATCHED_TABLES)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", HOLDING_READER, str(out), *WATCHED_TABLES],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert json.loads(read_line(reader, "stdout", STEP_TIMEOUT_S)) == old_state
+        change_sessions(changing_build, 2)
+        scoped_publish(changing_build, out)  # the reader's file becomes the spare
+        change_sessions(changing_build, 2)
+        lines = scoped_publish(changing_build, out)
+        assert not any(line.startswith("updating ") for line in lines)
+        tables = tables_of(changing_build)
+        assert fingerprints(out, tables) == fingerprints(changing_build, tables)
+
+        reader.stdin.write("again\n")
+        reader.stdin.flush()
+        assert json.loads(read_line(reader, "stdout", STEP_TIMEOUT_S)) == old_state
+        reader.stdin.close()
+        assert reader.wait(timeout=STEP_TIMEOUT_S) == 0, reader.stderr.read()
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
 
 
 def test_a_copy_changed_by_anyone_else_is_published_whole(
