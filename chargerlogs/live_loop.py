@@ -15,7 +15,10 @@ fleet, data-quality and anomaly marts); each incremental model takes in all the 
 own last build, so a model built less often catches up exactly.
 
 dbt-duckdb keeps its database open between invocations; the loop closes it after each build so that
-the publication (and any other process) can read the file.
+the publication (and any other process) can read the file. The views (the staging models, which read
+the input files at query time, and the de-duplicated readings) are created once per process, by
+the first build that needs them: their SQL is fixed once the project is parsed, so creating them
+again at every batch would only cost time.
 
 Two sinks, each off unless its option is given:
 
@@ -189,6 +192,21 @@ class Warehouse:
             raise LoopError(f"dbt parse failed: {parsed.exception}")
         self.runner = dbtRunner(manifest=parsed.result)
         self.publication_scope = session_scope(parsed.result)
+        # the selections whose views this process has created: "dashboard", "all"
+        self.views_created: set[str] = set()
+
+    def build(self, *, whole: bool) -> None:
+        """Run the whole project, or the dashboard's marts and what they read. The views of a
+        selection are created by its first build in this process only (their SQL cannot change
+        while it runs); the whole project's include the dashboard's."""
+        selection = "all" if whole else "dashboard"
+        args = ["run"] if whole else ["run", "--select", *HOT_SELECTION]
+        if selection in self.views_created or "all" in self.views_created:
+            args += ["--exclude", "config.materialized:view"]
+        elif self.views_created:  # the whole project after the dashboard: the views not yet made
+            args += ["--exclude", *(f"config.materialized:view,{item}" for item in HOT_SELECTION)]
+        self.invoke(*args)
+        self.views_created.add(selection)
 
     def invoke(self, *args: str) -> None:
         try:
@@ -340,10 +358,7 @@ def turn(
         return None
     oldest_arrival = min(os.stat(row.source_file).st_mtime for row in landed)
     build_started = time.monotonic()
-    if whole:
-        warehouse.invoke("run")
-    else:
-        warehouse.invoke("run", "--select", *HOT_SELECTION)
+    warehouse.build(whole=whole)
     build_s = time.monotonic() - build_started
     publish_started = time.monotonic()
     publish.publish(warehouse_file, published, scope=warehouse.publication_scope)

@@ -91,6 +91,9 @@ def test_the_loop_builds_and_publishes_each_batch_as_it_arrives(tmp_path: Path) 
     delivered_lines = sum(row.line_count for row in land.read_ledger(lake).values())
     assert sum(int(match.group(3).replace(",", "")) for match in batches) == delivered_lines
     assert "landed-to-published latency: p50" in loop.stdout
+    # the views are created by the loop's first build only
+    dbt_log = (tmp_path / "dbt" / "logs" / "dbt.log").read_text()
+    assert len(re.findall(r'create view \S*"stg_charger_logs__readings__dbt_tmp"', dbt_log)) == 1
     full = tmp_path / "full.duckdb"
     run_dbt(["build"], landing, full, tmp_path, env={"CHARGER_LAKE_DIR": str(lake)})
     differences = mart_differences(full, published)
