@@ -7,27 +7,18 @@
     {%- set relation_docs = for_relation and config.persist_relation_docs() and model.description -%}
     {%- set column_docs = for_columns and config.persist_column_docs() and model.columns -%}
     {%- if relation_docs or column_docs -%}
+        {%- set in_schema -%}
+            database_name = '{{ relation.database }}' and schema_name = '{{ relation.schema }}'
+        {%- endset -%}
         {%- set current_query -%}
-            select 'relation' as kind, null as column_name, comment
-            from duckdb_tables()
-            where
-                database_name = '{{ relation.database }}'
-                and schema_name = '{{ relation.schema }}'
-                and table_name = '{{ relation.identifier }}'
+            select 'relation' as kind, null as column_name, comment from duckdb_tables()
+            where {{ in_schema }} and table_name = '{{ relation.identifier }}'
             union all
-            select 'relation' as kind, null as column_name, comment
-            from duckdb_views()
-            where
-                database_name = '{{ relation.database }}'
-                and schema_name = '{{ relation.schema }}'
-                and view_name = '{{ relation.identifier }}'
+            select 'relation' as kind, null as column_name, comment from duckdb_views()
+            where {{ in_schema }} and view_name = '{{ relation.identifier }}'
             union all
-            select 'column' as kind, column_name, comment
-            from duckdb_columns()
-            where
-                database_name = '{{ relation.database }}'
-                and schema_name = '{{ relation.schema }}'
-                and table_name = '{{ relation.identifier }}'
+            select 'column' as kind, column_name, comment from duckdb_columns()
+            where {{ in_schema }} and table_name = '{{ relation.identifier }}'
         {%- endset -%}
         {%- set current_relation = [] -%}
         {%- set current_columns = {} -%}

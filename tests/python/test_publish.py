@@ -17,6 +17,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,41 @@ def read_line(process: subprocess.Popen[str], stream: str, timeout_s: float) -> 
     if not ready:
         pytest.fail(f"no line on {stream} within {timeout_s} s", pytrace=False)
     return pipe.readline()
+
+
+@contextmanager
+def holding_reader(out: Path) -> Iterator[Callable[[], dict[str, list[int]]]]:
+    """A process holding ``out`` open read-only (:data:`HOLDING_READER`) for the block.
+
+    Yields a function that returns what the reader sees of :data:`WATCHED_TABLES` now; the first
+    call returns what it saw on opening. At the end the reader must close and exit cleanly.
+    """
+    reader = subprocess.Popen(
+        [sys.executable, "-c", HOLDING_READER, str(out), *WATCHED_TABLES],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reports_on_opening = True
+
+    def seen() -> dict[str, list[int]]:
+        nonlocal reports_on_opening
+        if reports_on_opening:
+            reports_on_opening = False
+        else:
+            reader.stdin.write("again\n")
+            reader.stdin.flush()
+        return json.loads(read_line(reader, "stdout", STEP_TIMEOUT_S))
+
+    try:
+        yield seen
+        reader.stdin.close()
+        assert reader.wait(timeout=STEP_TIMEOUT_S) == 0, reader.stderr.read()
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
 
 
 @pytest.fixture(scope="module")
@@ -275,15 +312,8 @@ def test_a_reader_holding_the_copy_blocks_neither_the_build_nor_the_publish(
     out = tmp_path / "published" / PUBLISHED_NAME
     publish_ok(build_file, out)
     old_state = fingerprints(out, WATCHED_TABLES)
-    reader = subprocess.Popen(
-        [sys.executable, "-c", HOLDING_READER, str(out), *WATCHED_TABLES],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert json.loads(read_line(reader, "stdout", STEP_TIMEOUT_S)) == old_state
+    with holding_reader(out) as seen:
+        assert seen() == old_state
 
         # A second build while the reader holds the copy: dbt rebuilds the big-change report,
         # with a higher threshold, into a copy of the build file.
@@ -301,16 +331,8 @@ def test_a_reader_holding_the_copy_blocks_neither_the_build_nor_the_publish(
 
         publish_ok(rebuilt, out)
 
-        reader.stdin.write("again\n")
-        reader.stdin.flush()
-        assert json.loads(read_line(reader, "stdout", STEP_TIMEOUT_S)) == old_state
+        assert seen() == old_state
         assert fingerprints(out, WATCHED_TABLES) == new_state
-        reader.stdin.close()
-        assert reader.wait(timeout=STEP_TIMEOUT_S) == 0, reader.stderr.read()
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait()
 
 
 # A killed publish
@@ -557,15 +579,8 @@ def test_a_spare_that_a_reader_still_holds_is_left_alone(
     out = tmp_path / "published" / PUBLISHED_NAME
     scoped_publish(changing_build, out)
     old_state = fingerprints(out, WATCHED_TABLES)
-    reader = subprocess.Popen(
-        [sys.executable, "-c", HOLDING_READER, str(out), *WATCHED_TABLES],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert json.loads(read_line(reader, "stdout", STEP_TIMEOUT_S)) == old_state
+    with holding_reader(out) as seen:
+        assert seen() == old_state
         change_sessions(changing_build, 2)
         scoped_publish(changing_build, out)  # the reader's file becomes the spare
         change_sessions(changing_build, 2)
@@ -573,16 +588,7 @@ def test_a_spare_that_a_reader_still_holds_is_left_alone(
         assert not any(line.startswith("updating ") for line in lines)
         tables = tables_of(changing_build)
         assert fingerprints(out, tables) == fingerprints(changing_build, tables)
-
-        reader.stdin.write("again\n")
-        reader.stdin.flush()
-        assert json.loads(read_line(reader, "stdout", STEP_TIMEOUT_S)) == old_state
-        reader.stdin.close()
-        assert reader.wait(timeout=STEP_TIMEOUT_S) == 0, reader.stderr.read()
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait()
+        assert seen() == old_state
 
 
 def test_a_copy_changed_by_anyone_else_is_published_whole(
