@@ -31,6 +31,25 @@
     end
 {%- endmacro %}
 
+{# The select of a model's rows with their carried currents and voltages (carried_value), one pair of
+   columns per phase, over the series `partition_by` in measured order (a session, a charger's charge
+   in progress). #}
+{% macro select_with_carried_measurements(relation, partition_by) -%}
+    select
+        *,
+        {%- for phase in [1, 2, 3] %}
+            {{ carried_value('current_l' ~ phase ~ '_a') }} as carried_current_l{{ phase }}_a,
+            {{ carried_value('voltage_l' ~ phase ~ '_v') }}
+                as carried_voltage_l{{ phase }}_v{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ relation }}
+    window before_reading as (
+        partition by {{ partition_by }}
+        order by measured_epoch_s asc
+        rows between unbounded preceding and 1 preceding
+    )
+{%- endmacro %}
+
 {# Power in W that carried values give a reading: for each phase missing its current or voltage, the
    measured value of the pair times the carried one (or both carried); 0 when nothing is carried. #}
 {% macro carried_power_w() -%}

@@ -96,19 +96,7 @@ charge_readings as (
 -- A phase's missing current or voltage is carried from the charge's last measured value, as in a
 -- session's readings (charging_power.sql).
 carried as (
-    select
-        *,
-        {%- for phase in [1, 2, 3] %}
-            {{ carried_value('current_l' ~ phase ~ '_a') }} as carried_current_l{{ phase }}_a,
-            {{ carried_value('voltage_l' ~ phase ~ '_v') }}
-                as carried_voltage_l{{ phase }}_v{% if not loop.last %},{% endif %}
-        {%- endfor %}
-    from charge_readings
-    window before_reading as (
-        partition by charger_id
-        order by measured_epoch_s asc
-        rows between unbounded preceding and 1 preceding
-    )
+    {{ select_with_carried_measurements('charge_readings', 'charger_id') }}
 ),
 
 carried_powered as (

@@ -46,19 +46,7 @@ session_readings as (
 -- interval; a session's first readings and a reading after a gap have none to carry. The carried
 -- values feed only the energy estimate (charging_power.sql); the reading's own columns stay null.
 carried as (
-    select
-        *,
-        {%- for phase in [1, 2, 3] %}
-            {{ carried_value('current_l' ~ phase ~ '_a') }} as carried_current_l{{ phase }}_a,
-            {{ carried_value('voltage_l' ~ phase ~ '_v') }}
-                as carried_voltage_l{{ phase }}_v{% if not loop.last %},{% endif %}
-        {%- endfor %}
-    from session_readings
-    window before_reading as (
-        partition by session_id
-        order by measured_epoch_s asc
-        rows between unbounded preceding and 1 preceding
-    )
+    {{ select_with_carried_measurements('session_readings', 'session_id') }}
 ),
 
 -- Power per phase is V x I with a power factor of 1 (chargers correct their power factor to ~0.99);
