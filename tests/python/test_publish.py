@@ -469,6 +469,13 @@ SCOPE = ChangeScope(
 )
 
 
+def assert_copy_matches(out: Path, warehouse: Path) -> None:
+    """The copy holds the published tables of the warehouse, each with the same rows."""
+    tables = tables_of(warehouse)
+    assert tables_of(out) == tables
+    assert fingerprints(out, tables) == fingerprints(warehouse, tables)
+
+
 def scoped_publish(warehouse: Path, out: Path) -> list[str]:
     """Publish ``warehouse`` into ``out`` with :data:`SCOPE`; the progress lines."""
     lines: list[str] = []
@@ -537,9 +544,7 @@ def test_a_scoped_publication_rewrites_only_the_stamped_sessions(
     # the big-change report lost rows of sessions that were not stamped: found by its row count
     assert f"copied {CHANGED_TABLE}" in "\n".join(second)
     assert "kept marts.fct_session_briefings" in "\n".join(second)
-    tables = tables_of(changing_build)
-    assert tables_of(out) == tables
-    assert fingerprints(out, tables) == fingerprints(changing_build, tables)
+    assert_copy_matches(out, changing_build)
 
 
 def test_the_file_a_swap_replaced_is_updated_in_place_by_the_next_publication(
@@ -560,17 +565,9 @@ def test_the_file_a_swap_replaced_is_updated_in_place_by_the_next_publication(
     assert third[0] == f"updating {spare_path(out).name} in place"
     assert out.stat().st_ino == first_inode
     assert spare_path(out).stat().st_ino == second_inode
-    tables = tables_of(changing_build)
-    assert fingerprints(out, tables) == fingerprints(changing_build, tables)
-    assert query(
-        out,
-        "select count(*) from marts.fct_charging_profiles where list_contains(?, session_id)",
-        [ids],
-    ) == query(
-        changing_build,
-        "select count(*) from marts.fct_charging_profiles where list_contains(?, session_id)",
-        [ids],
-    )
+    assert_copy_matches(out, changing_build)
+    rows_sql = "select count(*) from marts.fct_charging_profiles where list_contains(?, session_id)"
+    assert query(out, rows_sql, [ids]) == query(changing_build, rows_sql, [ids])
 
 
 def test_a_spare_that_a_reader_still_holds_is_left_alone(
@@ -586,8 +583,7 @@ def test_a_spare_that_a_reader_still_holds_is_left_alone(
         change_sessions(changing_build, 2)
         lines = scoped_publish(changing_build, out)
         assert not any(line.startswith("updating ") for line in lines)
-        tables = tables_of(changing_build)
-        assert fingerprints(out, tables) == fingerprints(changing_build, tables)
+        assert_copy_matches(out, changing_build)
         assert seen() == old_state
 
 
@@ -600,8 +596,7 @@ def test_a_copy_changed_by_anyone_else_is_published_whole(
     change_sessions(changing_build, 2)
     lines = scoped_publish(changing_build, out)
     assert lines and all(line.startswith("copied ") for line in lines)
-    tables = tables_of(changing_build)
-    assert fingerprints(out, tables) == fingerprints(changing_build, tables)
+    assert_copy_matches(out, changing_build)
 
 
 def test_a_new_column_or_comment_reaches_an_updated_copy(
