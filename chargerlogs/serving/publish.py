@@ -317,38 +317,25 @@ def _insert_session(cur: psycopg.Cursor, session_id: int, content: SessionConten
         "values (%s, %s, %s, %s)",
         [session_id, briefing["user_id"], content.reading_count, content.profile_json],
     )
-    change_names = ("session_id", "user_id", *BIG_CHANGE_FIELDS)
-    cur.executemany(
-        f"insert into portal.big_changes ({', '.join(change_names)}) "
-        f"values ({', '.join(['%s'] * len(change_names))})",
-        [
+    for table, fields, rows in (
+        ("portal.big_changes", BIG_CHANGE_FIELDS, content.big_changes),
+        ("portal.session_anomalies", ANOMALY_FIELDS, content.anomalies),
+    ):
+        names = ("session_id", "user_id", *fields)
+        cur.executemany(
+            f"insert into {table} ({', '.join(names)}) values ({', '.join(['%s'] * len(names))})",
             [
-                session_id,
-                briefing["user_id"],
-                *(
-                    _utc(change[name]) if isinstance(change[name], datetime) else change[name]
-                    for name in BIG_CHANGE_FIELDS
-                ),
-            ]
-            for change in content.big_changes
-        ],
-    )
-    anomaly_names = ("session_id", "user_id", *ANOMALY_FIELDS)
-    cur.executemany(
-        f"insert into portal.session_anomalies ({', '.join(anomaly_names)}) "
-        f"values ({', '.join(['%s'] * len(anomaly_names))})",
-        [
-            [
-                session_id,
-                briefing["user_id"],
-                *(
-                    _utc(anomaly[name]) if isinstance(anomaly[name], datetime) else anomaly[name]
-                    for name in ANOMALY_FIELDS
-                ),
-            ]
-            for anomaly in content.anomalies
-        ],
-    )
+                [
+                    session_id,
+                    briefing["user_id"],
+                    *(
+                        _utc(row[name]) if isinstance(row[name], datetime) else row[name]
+                        for name in fields
+                    ),
+                ]
+                for row in rows
+            ],
+        )
 
 
 def publish(
