@@ -14,8 +14,16 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro json_is_string_number(column, integer_only=false) -%}
-    coalesce({{ regexp_full_match(column ~ '_text', '"' ~ json_number_pattern(integer_only) ~ '"') }}, false)
+{#- the pattern is matched only against a string's text (a CASE evaluates it for those rows alone): most
+    values are numbers, and a regular expression on each of them would cost more than the parse -#}
+{% macro json_is_string_number(column, integer_only=false, is_text=false) -%}
+    {#- is_text: `column` is the text itself (an expression), not the name of an `x` with its `x_text` -#}
+    {%- set text = column if is_text else column ~ '_text' -%}
+    case
+        when left({{ text }}, 1) = '"'
+            then coalesce({{ regexp_full_match(text, '"' ~ json_number_pattern(integer_only) ~ '"') }}, false)
+        else false
+    end
 {%- endmacro %}
 
 {% macro json_number(column) -%}
@@ -27,9 +35,18 @@
     end
 {%- endmacro %}
 
+{#- the text of a JSON integer: a bigint written back as text is the usual case, found without the regular
+    expression (which still decides the rest, such as an integer too large for a bigint) -#}
+{% macro json_is_integer_text(column) -%}
+    case
+        when cast(try_cast({{ column }}_text as bigint) as {{ dbt.type_string() }}) = {{ column }}_text then true
+        else {{ regexp_full_match(column ~ '_text', '-?[0-9]+') }}
+    end
+{%- endmacro %}
+
 {% macro json_integer(column) -%}
     case
-        when {{ regexp_full_match(column ~ '_text', '-?[0-9]+') }} then try_cast({{ column }}_text as bigint)
+        when {{ json_is_integer_text(column) }} then try_cast({{ column }}_text as bigint)
         {%- if not var('strict_json_types') %}
             when {{ json_is_string_number(column, integer_only=true) }}
                 then try_cast({{ trim_quotes(column ~ '_text') }} as bigint)
@@ -38,16 +55,16 @@
 {%- endmacro %}
 
 {% macro json_integer_overflows(column) -%}
-    coalesce(
-        (
-            {{ regexp_full_match(column ~ '_text', '-?[0-9]+') }}
+    case
+        when try_cast({{ trim_quotes(column ~ '_text') }} as bigint) is null then coalesce(
+            {{ json_is_integer_text(column) }}
             {%- if not var('strict_json_types') %}
                 or {{ json_is_string_number(column, integer_only=true) }}
-            {%- endif %}
+            {%- endif %},
+            false
         )
-        and try_cast({{ trim_quotes(column ~ '_text') }} as bigint) is null,
-        false
-    )
+        else false
+    end
 {%- endmacro %}
 
 {% macro json_is_null(column) -%}
@@ -57,7 +74,7 @@
 {% macro json_is_not_number(column, integer_only=false) -%}
     coalesce(
         {%- if integer_only %}
-            not {{ regexp_full_match(column ~ '_text', '-?[0-9]+') }}
+            not {{ json_is_integer_text(column) }}
         {%- else %}
             {{ column }}_text is not null and try_cast({{ column }}_text as double) is null
         {%- endif %}

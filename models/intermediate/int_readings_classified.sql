@@ -27,7 +27,7 @@ parsed_readings as {% if is_incremental() %}materialized {% endif %}(
 -- DuckDB evaluates a window aggregate with a filter row by row over the whole partition.
 units_measured as (
     select
-        *,
+        {{ star_except(['raw_line']) }},
         sum(case when {{ any_phase(charging_as_amperes) }} then 1 else 0 end) over file_charger
             as charging_currents_as_amperes,
         max(greatest(current_l1_a, current_l2_a, current_l3_a)) over file_charger as max_current_a,
@@ -224,23 +224,75 @@ rejected_readings as (
     where reason_code is not null
 ),
 
-all_classified as (
-    select * from repeated_classified
-    {{ union_all_by_name() }}
-    select * from unique_readings
-    {{ union_all_by_name() }}
+-- The raw text is kept for the quarantined lines only (a copy is named by its file and line): the
+-- input files are the archive of the others. It stays out of the steps above, whose window and
+-- copies would otherwise hold every line's text (and spill it to disk in a large build): the few
+-- lines that keep it read it from their files again. A line kept by an earlier build that a new
+-- arrival turns into a conflict gets its text back after the build (post-hook restore_raw_lines).
+lines_keeping_text as (
     select * from rejected_readings
+    {{ union_all_by_name() }}
+    select * from repeated_classified
+    where reason_code = 'conflicting_duplicate'
 ),
 
--- The raw text is kept for the quarantined lines only (a copy is named by its file and line): the
--- input files are the archive of the others. A kept line that a later arrival turns into a conflict
--- gets its text back from its file after the build (post-hook restore_raw_lines).
+-- The lines of the files this build reads, their text included. A full build reads them again, which
+-- costs less than carrying every line's text through the steps above; an incremental build has them
+-- materialised already.
+status_lines as (
+    select
+        source_file,
+        line_number,
+        raw_line
+    {%- if is_incremental() %}
+        from parsed_readings
+    {%- else %}
+        from {{ ref('base_charger_logs__status_lines') }}
+    {%- endif %}
+),
+
+-- Filtered with a semi-join: the lines keeping their text are few, and are what the hash table holds.
+kept_texts as (
+    select
+        source_file,
+        line_number,
+        raw_line
+    from status_lines
+    where exists (
+        select 1
+        from lines_keeping_text
+        where
+            lines_keeping_text.source_file = status_lines.source_file
+            and lines_keeping_text.line_number = status_lines.line_number
+    )
+),
+
+
+all_classified as (
+    select
+        *,
+        cast(null as {{ dbt.type_string() }}) as raw_line
+    from repeated_classified
+    where reason_code is distinct from 'conflicting_duplicate'
+    {{ union_all_by_name() }}
+    select
+        *,
+        cast(null as {{ dbt.type_string() }}) as raw_line
+    from unique_readings
+    {{ union_all_by_name() }}
+    select
+        lines_keeping_text.*,
+        kept_texts.raw_line
+    from lines_keeping_text
+    left join kept_texts
+        on
+            lines_keeping_text.source_file = kept_texts.source_file
+            and lines_keeping_text.line_number = kept_texts.line_number
+),
+
 final as (
     select
-        {{ star_except(['raw_line']) }},
-        case
-            when reason_code not in ('exact_duplicate', 'resent_duplicate') then raw_line
-        end as raw_line,
+        *,
         {{ build_refreshed_at() }} as refreshed_at
     from all_classified
 )

@@ -166,22 +166,23 @@ typed as (
                 {%- endfor %}
             {%- endfor %}
         ) as is_type_mismatch,
-        -- a number written as a string that reads exactly as that number (accepted unless strict);
-        -- the fields are looked at only when the line holds a string of number characters at all
-        case when {{ regexp_contains('raw_line', '"-?[0-9][0-9.eE+-]*"') }} then (
+        -- a number written as a string that reads exactly as that number (accepted unless strict); the
+        -- pattern is matched only against values written as strings, which are few
+        (
             {{ json_is_string_number('raw_id', integer_only=true) }}
             or {{ json_is_string_number('raw_charger_id', integer_only=true) }}
             or {{ json_is_string_number('raw_charger_timestamp', integer_only=true) }}
             or {{ json_is_string_number('raw_server_timestamp') }}
             or coalesce({{ list_any(list_map(
-                'phase_list', 'element', 'left(' ~ json_text(json_field('element', 'id')) ~ ", 1) = '\"'"
+                'phase_list', 'element',
+                json_is_string_number(json_text(json_field('element', 'id')), integer_only=true, is_text=true)
             )) }}, false)
             {%- for phase in phases %}
                 {%- for measure in measures %}
                     or {{ json_is_string_number('raw_' ~ measure ~ '_l' ~ phase) }}
                 {%- endfor %}
             {%- endfor %}
-        ) else false end as has_string_number,
+        ) as has_string_number,
         -- a nested phase array must name each of phases 1-3 at most once
         (
             has_phase_array
