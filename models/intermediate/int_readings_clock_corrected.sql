@@ -38,6 +38,25 @@ clock_periods as (
     where {{ is_charger_changed() }}
 ),
 
+-- Most chargers have one clock period (a clock never reset). Their readings take it with a hash join;
+-- the ASOF joins below, which sort the readings they join, serve the others only.
+multi_period_chargers as (
+    select charger_id
+    from clock_periods
+    group by charger_id
+    having count(*) > 1
+),
+
+single_period_readings as (
+    select * from readings
+    where charger_id not in (select multi_period_chargers.charger_id from multi_period_chargers)
+),
+
+multi_period_readings as (
+    select * from readings
+    where charger_id in (select multi_period_chargers.charger_id from multi_period_chargers)
+),
+
 -- A reading's skew (received minus measured) is its upload delay, never negative, plus its clock's
 -- error: it belongs to the clock level of its charger with the highest skew at or below its own
 -- (give or take clock_ahead_tolerance_s, as the level is a percentile). Levels are at least
@@ -45,8 +64,9 @@ clock_periods as (
 -- from both sides of a time sync splits between the two levels.
 periods_by_upload as (
     {{ asof_join(
-        'readings', 'clock_periods', keys=[('charger_id', 'charger_id')],
-        left_value='readings.received_epoch_s - readings.measured_epoch_s + ' ~ var('clock_ahead_tolerance_s'),
+        'multi_period_readings', 'clock_periods', keys=[('charger_id', 'charger_id')],
+        left_value='multi_period_readings.received_epoch_s - multi_period_readings.measured_epoch_s + '
+        ~ var('clock_ahead_tolerance_s'),
         right_value='clock_periods.level_skew_s',
         right_columns={'upload_period_offset_s': 'clock_offset_s'},
     ) }}
@@ -63,11 +83,27 @@ periods_by_charger_clock as (
     ) }}
 ),
 
+-- The same two rules for a charger's only period: its level by the skew, else its start by the
+-- charger's clock, else offset 0 (also for a charger without any period).
 periods_matched as (
     select
         {{ star_except(['upload_period_offset_s', 'charger_clock_period_offset_s']) }},
         coalesce(upload_period_offset_s, charger_clock_period_offset_s, 0) as clock_offset_s
     from periods_by_charger_clock
+    {{ union_all_by_name() }}
+    select
+        single_period_readings.*,
+        case
+            when
+                single_period_readings.received_epoch_s - single_period_readings.measured_epoch_s
+                + {{ var('clock_ahead_tolerance_s') }} >= clock_periods.level_skew_s
+                then clock_periods.clock_offset_s
+            when single_period_readings.measured_epoch_s >= clock_periods.first_measured_epoch_s
+                then clock_periods.clock_offset_s
+            else 0
+        end as clock_offset_s
+    from single_period_readings
+    left join clock_periods on single_period_readings.charger_id = clock_periods.charger_id
 ),
 
 final as (
