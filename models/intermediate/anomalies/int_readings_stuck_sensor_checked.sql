@@ -56,7 +56,8 @@ runs_measured as (
         *,
         cast(1 as bigint) as run_reading_count,
         {{ seconds_between('corrected_measured_at', 'corrected_measured_at') }} as run_duration_s,
-        values_hash <> values_hash as has_other_values_moving
+        -- as min(values_hash) <> max(values_hash) over one reading: false, unknown without a hash
+        case when values_hash is not null then false end as has_other_values_moving
     from runs_bounded
     where starts_run and ends_run
 ),
