@@ -267,7 +267,6 @@ kept_texts as (
     )
 ),
 
-
 all_classified as (
     select
         *,
