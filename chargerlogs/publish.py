@@ -22,7 +22,8 @@ When the caller names the tables rebuilt key by key (:class:`ChangeScope`: the l
 marts rebuilt session by session), a publication over a copy it wrote itself starts from a byte copy
 of that copy and rewrites only what changed since: in the scoped tables, the rows of the keys whose
 change stamp in the warehouse is later than the one the last publication took in (a side file,
-``.<name>.state.json``, records it with the copy's identity); any other table whose row hash
+``.<name>.state.json``, records it with the copy's identity) and whose rows (count and hash per key)
+differ from the copy's, as a key is often rebuilt unchanged; any other table whose row hash
 differs is rewritten whole; columns or comments that changed are recreated. Each rewritten table is
 checked as in a full copy, a scoped table by its row count and the row hash of its changed keys
 (a count that differs, such as a key gone from the warehouse, falls back to the whole table).
@@ -395,18 +396,36 @@ def copy_checked(
 def update_keys(
     connection: duckdb.DuckDBPyConnection, schema: str, name: str, key: str
 ) -> tuple[int, int] | None:
-    """Rewrite the rows of the changed keys (and of a null key) of a scoped table.
+    """Rewrite the rows of the changed keys that differ from the copy's (and of a null key) in a
+    scoped table.
 
-    Returns the table's row count and the number of rows rewritten, checked against the build
-    file; None when the row counts then differ (a key gone from the warehouse): copy it whole.
+    A key stamped again is often rebuilt with the same rows (a charger whose clock was corrected
+    has every session rebuilt); comparing each changed key's row count and row hash first leaves
+    those rows in place, so that the copy's deletes, and the checkpoint's rewrite of the row groups
+    that hold them, grow with what changed rather than with what was rebuilt. Returns the table's
+    row count and the number of rows rewritten, checked against the build file over every changed
+    key; None when the row counts then differ (a key gone from the warehouse): copy it whole.
     """
     relation = f"{_quoted(schema)}.{_quoted(name)}"
     column = f"t.{_quoted(key)}"
     changed = f"{column} in (select changed_keys.key from changed_keys) or {column} is null"
-    connection.execute(f"delete from published.{relation} as t where {changed}")
-    connection.execute(
-        f"insert into published.{relation} select * from source.{relation} as t where {changed}"
+    per_key = (
+        f"select {column} as key, count(*) as row_count, sum(hash(t)) as row_hash"
+        f" from {{db}}.{relation} as t"
+        f" where {column} in (select changed_keys.key from changed_keys) group by {column}"
     )
+    connection.execute(
+        "create or replace temp table differing_keys as"
+        f" select key from ({per_key.format(db='source')}) as built"
+        f" full join ({per_key.format(db='published')}) as copied using (key)"
+        " where built.row_count is distinct from copied.row_count"
+        " or built.row_hash is distinct from copied.row_hash"
+    )
+    differing = f"{column} in (select differing_keys.key from differing_keys) or {column} is null"
+    connection.execute(f"delete from published.{relation} as t where {differing}")
+    (rewritten,) = connection.execute(
+        f"insert into published.{relation} select * from source.{relation} as t where {differing}"
+    ).fetchone() or (0,)
     counts = [
         connection.execute(f"select count(*) from {db}.{relation}").fetchone()[0]  # type: ignore[index]
         for db in ("source", "published")
@@ -416,7 +435,7 @@ def update_keys(
     expected = table_fingerprint(connection, f"source.{relation}", changed)
     if table_fingerprint(connection, f"published.{relation}", changed) != expected:
         raise PublishError(f"{schema}.{name} differs from the warehouse after the update")
-    return int(counts[0]), expected[0]
+    return int(counts[0]), int(rewritten)
 
 
 def write_copy(

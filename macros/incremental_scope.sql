@@ -300,3 +300,27 @@
         meta={'rebuilt_by': 'session_id', 'rebuilt_when_refreshed': 'int_sessions_clock_corrected'},
     ) }}
 {%- endmacro %}
+
+{# A lower bound (charger clock, UNIX s) of the readings that belong to no session yet, for every
+   charger a build of the sessions in progress recomputes: the earliest of their last sessions' ends
+   (0 when one has no session, and in a full build, which takes every charger). Returned as a
+   constant so that the readings' scan filters on it before any join: the readings of the sessions
+   already known stay unread, however long the history. #}
+{% macro unsessioned_readings_from_epoch_s() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set query -%}
+        select coalesce(min(coalesce(last_sessions.last_ended_epoch_s, 0)), 0)
+        from ({{ changed_chargers() }}) as changed
+        left join (
+            select
+                sessions.charger_id,
+                max(sessions.ended_epoch_s) as last_ended_epoch_s
+            from {{ ref('int_sessions_clock_corrected') }} as sessions
+            group by sessions.charger_id
+        ) as last_sessions on changed.charger_id = last_sessions.charger_id
+        where changed.charger_id is not null
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0] | int) }}
+{%- endmacro %}

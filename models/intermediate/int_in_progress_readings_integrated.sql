@@ -3,6 +3,7 @@
 {#- Rebuilt charger by charger: a changed charger's rows are replaced whole (a charge whose session
     event arrived has no row left). -#}
 {{ charger_scoped_config() }}
+{%- set readings_from_epoch_s = unsessioned_readings_from_epoch_s() %}
 with
 
 readings as (
@@ -21,7 +22,10 @@ readings as (
         has_missing_measurement,
         {{ total_power_w() }} as power_w
     from {{ ref('int_readings_clock_corrected') }}
-    where {{ is_charger_changed() }}
+    where
+        {{ is_charger_changed() }}
+        -- a constant lower bound, so that the scan skips the history before the joins
+        and measured_epoch_s > {{ readings_from_epoch_s }}
 ),
 
 sessions as (

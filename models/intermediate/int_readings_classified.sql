@@ -76,11 +76,11 @@ well_formed_readings as (
 -- measured time, and, one step further, the rows sharing either key with those (a conflicting
 -- duplicate under another charger or time). None in a full build, which leaves them out. The keys are
 -- searched in the history's narrow key columns (not materialised: a copy of the history would cost
--- more than two scans), and only the rows found are read whole.
+-- more than its scans), and only the rows found are read whole, by their row id (stable within this
+-- statement).
 history_keys as not materialized (
     select
-        source_file,
-        line_number,
+        rowid as history_row_id,
         reading_id,
         charger_id,
         measured_epoch_s
@@ -90,36 +90,72 @@ history_keys as not materialized (
         or reason_code in ('exact_duplicate', 'resent_duplicate', 'conflicting_duplicate')
 ),
 
-{%- for step, keys_from in [(1, 'well_formed_readings'), (2, 'rerankable_keys_1')] %}
-
-    rerankable_keys_{{ step }} as (
-        select history_keys.*
-        from history_keys
+-- One search per key rather than one OR of both: each is a plain semi-join.
+rerankable_keys_1 as (
+    select history_keys.*
+    from history_keys
+    where history_keys.reading_id in (select well_formed_readings.reading_id from well_formed_readings)
+    union
+    select history_keys.*
+    from history_keys
+    where exists (
+        select 1
+        from well_formed_readings
         where
-            history_keys.reading_id in (select {{ keys_from }}.reading_id from {{ keys_from }})
-            or exists (
-                select 1
-                from {{ keys_from }}
-                where
-                    {{ keys_from }}.charger_id = history_keys.charger_id
-                    and {{ keys_from }}.measured_epoch_s = history_keys.measured_epoch_s
-            )
-    ),
-{%- endfor %}
+            well_formed_readings.charger_id = history_keys.charger_id
+            and well_formed_readings.measured_epoch_s = history_keys.measured_epoch_s
+    )
+),
 
--- Joined on the measured time too: the time range of the keys found lets DuckDB skip the history's
--- older row groups instead of reading every row whole.
+-- One step further, only the keys of the rows found that no new line holds (the history rows with a
+-- new line's key are found already). Usually there are none, and a semi-join with nothing to find
+-- ends without reading the history.
+further_reading_ids as (
+    select rerankable_keys_1.reading_id
+    from rerankable_keys_1
+    where not exists (
+        select 1
+        from well_formed_readings
+        where well_formed_readings.reading_id = rerankable_keys_1.reading_id
+    )
+),
+
+further_measured_times as (
+    select
+        rerankable_keys_1.charger_id,
+        rerankable_keys_1.measured_epoch_s
+    from rerankable_keys_1
+    where not exists (
+        select 1
+        from well_formed_readings
+        where
+            well_formed_readings.charger_id = rerankable_keys_1.charger_id
+            and well_formed_readings.measured_epoch_s = rerankable_keys_1.measured_epoch_s
+    )
+),
+
+rerankable_keys_2 as (
+    select * from rerankable_keys_1
+    union
+    select history_keys.*
+    from history_keys
+    where history_keys.reading_id in (select further_reading_ids.reading_id from further_reading_ids)
+    union
+    select history_keys.*
+    from history_keys
+    where exists (
+        select 1
+        from further_measured_times
+        where
+            further_measured_times.charger_id = history_keys.charger_id
+            and further_measured_times.measured_epoch_s = history_keys.measured_epoch_s
+    )
+),
+
 history_rerankable as (
     select history.*
     from {{ this }} as history
-    where exists (
-        select 1
-        from rerankable_keys_2
-        where
-            rerankable_keys_2.source_file = history.source_file
-            and rerankable_keys_2.line_number = history.line_number
-            and rerankable_keys_2.measured_epoch_s = history.measured_epoch_s
-    )
+    where history.rowid in (select rerankable_keys_2.history_row_id from rerankable_keys_2)
 ),
 {%- endif %}
 

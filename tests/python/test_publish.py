@@ -547,6 +547,33 @@ def test_a_scoped_publication_rewrites_only_the_stamped_sessions(
     assert_copy_matches(out, changing_build)
 
 
+def test_stamped_sessions_rebuilt_with_the_same_rows_are_left_in_place(
+    changing_build: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "published" / PUBLISHED_NAME
+    scoped_publish(changing_build, out)
+    ids = change_sessions(changing_build, 2)
+    connection = duckdb.connect(str(changing_build))
+    try:
+        # every session stamped again, as a rebuild of every charger would; two changed
+        connection.execute(
+            "update intermediate.int_sessions_clock_corrected"
+            " set refreshed_at = now()::timestamp + interval 1 day"
+        )
+        (rows,) = connection.execute(
+            "select count(*) from marts.fct_charging_profiles where list_contains(?, session_id)",
+            [ids],
+        ).fetchone()
+    finally:
+        connection.close()
+    lines = scoped_publish(changing_build, out)
+    assert any(
+        line.startswith(f"updated marts.fct_charging_profiles: {rows:,} of ") for line in lines
+    )
+    assert any(line.startswith("updated marts.rpt_big_changes: 0 of ") for line in lines)
+    assert_copy_matches(out, changing_build)
+
+
 def test_the_file_a_swap_replaced_is_updated_in_place_by_the_next_publication(
     changing_build: Path, tmp_path: Path
 ) -> None:
