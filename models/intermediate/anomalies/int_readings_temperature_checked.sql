@@ -49,7 +49,9 @@ rises as (
             order by corrected_measured_at asc
             range between interval {{ var('temperature_rise_window_s') }} second preceding and current row
         ),
-        by_charger_phase as (partition by charger_id, phase order by reading_seq asc)
+        -- the order of reading_seq (corrected time, then reading id), written as the rise window's
+        -- order plus reading_seq so that DuckDB sorts the readings once for both windows
+        by_charger_phase as (partition by charger_id, phase order by corrected_measured_at asc, reading_seq asc)
 ),
 
 -- What the load explains: the cold reference plus the learned rise per ampere times the load the
