@@ -324,3 +324,22 @@
     {%- endset -%}
     {{ return(run_query(query).columns[0].values()[0] | int) }}
 {%- endmacro %}
+
+{# The rows of `rows` that share a key with other rows: a reading id of `reading_ids_from`, or a
+   charger and measured time of `measured_times_from`. One search per key rather than one OR of both:
+   each is a plain semi-join, and one whose relation is empty ends without reading `rows`. #}
+{% macro rows_sharing_a_reading_key(rows, reading_ids_from, measured_times_from) -%}
+    select {{ rows }}.*
+    from {{ rows }}
+    where {{ rows }}.reading_id in (select {{ reading_ids_from }}.reading_id from {{ reading_ids_from }})
+    union
+    select {{ rows }}.*
+    from {{ rows }}
+    where exists (
+        select 1
+        from {{ measured_times_from }}
+        where
+            {{ measured_times_from }}.charger_id = {{ rows }}.charger_id
+            and {{ measured_times_from }}.measured_epoch_s = {{ rows }}.measured_epoch_s
+    )
+{%- endmacro %}

@@ -90,21 +90,8 @@ history_keys as not materialized (
         or reason_code in ('exact_duplicate', 'resent_duplicate', 'conflicting_duplicate')
 ),
 
--- One search per key rather than one OR of both: each is a plain semi-join.
 rerankable_keys_1 as (
-    select history_keys.*
-    from history_keys
-    where history_keys.reading_id in (select well_formed_readings.reading_id from well_formed_readings)
-    union
-    select history_keys.*
-    from history_keys
-    where exists (
-        select 1
-        from well_formed_readings
-        where
-            well_formed_readings.charger_id = history_keys.charger_id
-            and well_formed_readings.measured_epoch_s = history_keys.measured_epoch_s
-    )
+    {{ rows_sharing_a_reading_key('history_keys', 'well_formed_readings', 'well_formed_readings') }}
 ),
 
 -- One step further, only the keys of the rows found that no new line holds (the history rows with a
@@ -137,19 +124,7 @@ further_measured_times as (
 rerankable_keys_2 as (
     select * from rerankable_keys_1
     union
-    select history_keys.*
-    from history_keys
-    where history_keys.reading_id in (select further_reading_ids.reading_id from further_reading_ids)
-    union
-    select history_keys.*
-    from history_keys
-    where exists (
-        select 1
-        from further_measured_times
-        where
-            further_measured_times.charger_id = history_keys.charger_id
-            and further_measured_times.measured_epoch_s = history_keys.measured_epoch_s
-    )
+    {{ rows_sharing_a_reading_key('history_keys', 'further_reading_ids', 'further_measured_times') }}
 ),
 
 history_rerankable as (
