@@ -195,28 +195,15 @@
 {%- endmacro %}
 
 {# Per changed charger, the time (charger clock, UNIX s) from which its rows are rebuilt: the earliest
-   reading or session start that changed since this model last took in changes; 0 (everything) for
-   a charger whose clock was corrected, now or before (`stored_offsets`: the model's own rows), as a
-   new upload can move its clock periods. Readings before that time keep their values: a reading's
-   session, power and energy depend only on it, its session and the readings before it. #}
-{% macro charger_change_windows(stored_offsets) -%}
+   reading or session start that changed since this model last took in changes, or, in
+   `offset_changes` (a relation of charger_id and changed_epoch_s, see clock_offset_changes), the
+   earliest row whose clock offset a new upload moved. Rows before that time keep their values: a
+   reading's session, power and energy depend only on it, its session and the readings before it,
+   and its offset is compared. #}
+{% macro charger_change_windows(offset_changes=none) -%}
     select
         changes.charger_id,
-        case
-            when
-                changes.charger_id in (
-                    select periods.charger_id
-                    from {{ ref('int_charger_clock_periods') }} as periods
-                    where periods.clock_offset_s <> 0
-                )
-                or changes.charger_id in (
-                    select stored.charger_id
-                    from {{ stored_offsets }} as stored
-                    where stored.clock_offset_s <> 0
-                )
-                then 0
-            else min(changes.changed_epoch_s)
-        end as rebuilt_from_epoch_s
+        min(changes.changed_epoch_s) as rebuilt_from_epoch_s
     from (
         select
             readings.charger_id,
@@ -229,9 +216,46 @@
             sessions.started_epoch_s as changed_epoch_s
         from {{ ref('int_sessions_classified') }} as sessions
         where {{ refreshed_since_last_build('sessions.refreshed_at') }}
+        {%- if offset_changes %}
+            union all
+            select
+                offset_changes.charger_id,
+                offset_changes.changed_epoch_s
+            from {{ offset_changes }} as offset_changes
+        {%- endif %}
     ) as changes
     where changes.charger_id is not null and changes.changed_epoch_s is not null
     group by changes.charger_id
+{%- endmacro %}
+
+{# The chargers whose clock was corrected, now (their clock periods) or before (`stored_rows`: the
+   model's own rows). A new upload can move their periods' offsets, and with them the offset of any of
+   their rows, however old: their rows' offsets are compared (clock_offset_changes). #}
+{% macro corrected_clock_chargers(stored_rows) -%}
+    select periods.charger_id
+    from {{ ref('int_charger_clock_periods') }} as periods
+    where periods.clock_offset_s <> 0
+    union
+    select stored.charger_id
+    from {{ stored_rows }} as stored
+    where stored.clock_offset_s <> 0
+{%- endmacro %}
+
+{# Per charger of `chargers`, the earliest time (`time_column`, charger clock) of a row whose clock
+   offset differs between `new_rows` and `stored_rows` (the model's own rows), matched by `key`: the
+   rows from there on are rebuilt. A row on one side only is a changed line, which
+   charger_change_windows takes in already. #}
+{% macro clock_offset_changes(new_rows, stored_rows, chargers, key='reading_id', time_column='measured_epoch_s') -%}
+    select
+        new_rows.charger_id,
+        min(new_rows.{{ time_column }}) as changed_epoch_s
+    from {{ new_rows }} as new_rows
+    inner join {{ stored_rows }} as stored_rows
+        on new_rows.{{ key }} = stored_rows.{{ key }}
+    where
+        new_rows.charger_id in (select {{ chargers }}.charger_id from {{ chargers }})
+        and new_rows.clock_offset_s is distinct from stored_rows.clock_offset_s
+    group by new_rows.charger_id
 {%- endmacro %}
 
 {# Custom incremental strategy `charger_window`: delete the rows of each charger in the new rows from
@@ -301,17 +325,27 @@
     ) }}
 {%- endmacro %}
 
-{# A lower bound (charger clock, UNIX s) of the readings that belong to no session yet, for every
-   charger a build of the sessions in progress recomputes: the earliest of their last sessions' ends
-   (0 when one has no session, and in a full build, which takes every charger). Returned as a
-   constant so that the readings' scan filters on it before any join: the readings of the sessions
-   already known stay unread, however long the history. #}
-{% macro unsessioned_readings_from_epoch_s() -%}
+{# The filter that keeps, of the readings of the chargers a build of the sessions in progress
+   recomputes, at least every one that belongs to no session yet, as a constant lower bound of their
+   corrected time, so that the readings' scan skips the history before any join: the readings of the
+   sessions already known stay unread, however long the history. A charger's unsessioned readings
+   were measured after its last session ended (by its clock), so their corrected time is later than
+   that end less the largest clock offset of its readings (0 unless its clock is corrected, and only
+   then are its readings' offsets read); the bound is the earliest over the chargers, 0 for a charger
+   without a session. By the corrected time, not the charger's clock: a charger whose clock is years
+   behind would pull a bound on its clock back by years, and every charger of the build with it. In a
+   full build, which takes every reading, the filter keeps all. #}
+{% macro unsessioned_readings_filter() -%}
+    {#- the clock periods are read at build time: declare them as a parent (a unit test gives its
+        model's inputs only, and builds it in full) -#}
+    {%- if model.resource_type != 'unit_test' -%}
+        {%- set clock_periods = ref('int_charger_clock_periods') -%}
+    {%- endif -%}
     {%- if not (execute and is_incremental()) -%}
-        {{ return(0) }}
+        {{ return('true') }}
     {%- endif -%}
     {%- set query -%}
-        select coalesce(min(coalesce(last_sessions.last_ended_epoch_s, 0)), 0)
+        select min(coalesce(last_sessions.last_ended_epoch_s, 0) - coalesce(largest_offsets.clock_offset_s, 0))
         from ({{ changed_chargers() }}) as changed
         left join (
             select
@@ -320,9 +354,25 @@
             from {{ ref('int_sessions_clock_corrected') }} as sessions
             group by sessions.charger_id
         ) as last_sessions on changed.charger_id = last_sessions.charger_id
+        left join (
+            select
+                readings.charger_id,
+                max(readings.clock_offset_s) as clock_offset_s
+            from {{ ref('int_readings_clock_corrected') }} as readings
+            where readings.charger_id in (
+                select periods.charger_id
+                from {{ clock_periods }} as periods
+                where periods.clock_offset_s <> 0
+            )
+            group by readings.charger_id
+        ) as largest_offsets on changed.charger_id = largest_offsets.charger_id
         where changed.charger_id is not null
     {%- endset -%}
-    {{ return(run_query(query).columns[0].values()[0] | int) }}
+    {%- set bound = run_query(query).columns[0].values()[0] -%}
+    {%- if bound is none -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {{ return('corrected_measured_at > ' ~ epoch_to_timestamp('cast(' ~ (bound | int) ~ ' as bigint)')) }}
 {%- endmacro %}
 
 {# The rows of `rows` that share a key with other rows: a reading id of `reading_ids_from`, or a

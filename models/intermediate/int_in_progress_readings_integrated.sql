@@ -3,7 +3,7 @@
 {#- Rebuilt charger by charger: a changed charger's rows are replaced whole (a charge whose session
     event arrived has no row left). -#}
 {{ charger_scoped_config() }}
-{%- set readings_from_epoch_s = unsessioned_readings_from_epoch_s() %}
+{%- set unsessioned_filter = unsessioned_readings_filter() %}
 with
 
 readings as (
@@ -25,7 +25,7 @@ readings as (
     where
         {{ is_charger_changed() }}
         -- a constant lower bound, so that the scan skips the history before the joins
-        and measured_epoch_s > {{ readings_from_epoch_s }}
+        and {{ unsessioned_filter }}
 ),
 
 sessions as (

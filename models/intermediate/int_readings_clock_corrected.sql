@@ -1,30 +1,33 @@
 {#- One row per kept reading, with its charger's clock offset and its measured time corrected to true time. -#}
 {#- A table: four models read it (attribution, the anomaly readings, dim_chargers, the sessions in
     progress), and a view would repeat its two ASOF joins for each. Incremental: each changed charger
-    is rebuilt from its earliest changed reading on (all of it when its clock is corrected). -#}
+    is rebuilt from its earliest changed reading on, or from its earliest reading whose clock offset
+    a new upload moved (every reading of a charger whose clock is corrected is matched to its period
+    again, and only those from there on are written). -#}
 {{ charger_window_config() }}
 with
 
 {%- if is_incremental() %}
-change_windows as (
-    {{ charger_change_windows(this) }}
+line_change_windows as (
+    {{ charger_change_windows() }}
+),
+
+corrected_chargers as (
+    {{ corrected_clock_chargers(this) }}
 ),
 {%- endif %}
 
 readings as (
-    select
-        deduplicated.*,
-        {%- if is_incremental() %}
-            change_windows.rebuilt_from_epoch_s
-        {%- else %}
-            cast(0 as bigint) as rebuilt_from_epoch_s
-        {%- endif %}
+    select deduplicated.*
     from {{ ref('int_readings_deduplicated') }} as deduplicated
     {%- if is_incremental() %}
-        inner join change_windows
+        inner join line_change_windows
             on
-                deduplicated.charger_id = change_windows.charger_id
-                and deduplicated.measured_epoch_s >= change_windows.rebuilt_from_epoch_s
+                deduplicated.charger_id = line_change_windows.charger_id
+                and (
+                    deduplicated.measured_epoch_s >= line_change_windows.rebuilt_from_epoch_s
+                    or deduplicated.charger_id in (select corrected_chargers.charger_id from corrected_chargers)
+                )
     {%- endif %}
 ),
 
@@ -106,17 +109,49 @@ periods_matched as (
     left join clock_periods on single_period_readings.charger_id = clock_periods.charger_id
 ),
 
+{%- if is_incremental() %}
+
+offset_changes as (
+    {{ clock_offset_changes('periods_matched', this, 'corrected_chargers') }}
+),
+
+change_windows as (
+    select
+        line_change_windows.charger_id,
+        least(
+            line_change_windows.rebuilt_from_epoch_s,
+            coalesce(offset_changes.changed_epoch_s, line_change_windows.rebuilt_from_epoch_s)
+        ) as rebuilt_from_epoch_s
+    from line_change_windows
+    left join offset_changes on line_change_windows.charger_id = offset_changes.charger_id
+),
+{%- endif %}
+
 final as (
     select
-        {{ star_except(['clock_offset_s']) }},
-        clock_offset_s,
-        clock_offset_s <> 0 as is_clock_corrected,
-        {{ epoch_to_timestamp('measured_epoch_s - clock_offset_s') }} as corrected_measured_at,
+        {{ star_except(['clock_offset_s'], 'periods_matched') }},
+        {%- if is_incremental() %}
+            change_windows.rebuilt_from_epoch_s,
+        {%- else %}
+            cast(0 as bigint) as rebuilt_from_epoch_s,
+        {%- endif %}
+        periods_matched.clock_offset_s,
+        periods_matched.clock_offset_s <> 0 as is_clock_corrected,
+        {{ epoch_to_timestamp('periods_matched.measured_epoch_s - periods_matched.clock_offset_s') }}
+            as corrected_measured_at,
         -- late against the corrected time: a reset clock is no late upload
         coalesce(
-            received_epoch_s - (measured_epoch_s - clock_offset_s) > {{ var('late_arrival_threshold_s') }}, false
+            periods_matched.received_epoch_s - (periods_matched.measured_epoch_s - periods_matched.clock_offset_s)
+            > {{ var('late_arrival_threshold_s') }},
+            false
         ) as is_late_arrival
     from periods_matched
+    {%- if is_incremental() %}
+        inner join change_windows
+            on
+                periods_matched.charger_id = change_windows.charger_id
+                and periods_matched.measured_epoch_s >= change_windows.rebuilt_from_epoch_s
+    {%- endif %}
 )
 
 select * from final  -- noqa: AM04

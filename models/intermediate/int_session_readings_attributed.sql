@@ -7,8 +7,16 @@
 with
 
 {%- if is_incremental() %}
+corrected_chargers as (
+    {{ corrected_clock_chargers(this) }}
+),
+
+offset_changes as (
+    {{ clock_offset_changes(ref('int_readings_clock_corrected'), this, 'corrected_chargers') }}
+),
+
 change_windows as (
-    {{ charger_change_windows(this) }}
+    {{ charger_change_windows('offset_changes') }}
 ),
 {%- endif %}
 

@@ -12,8 +12,16 @@
 with
 
 {%- if is_incremental() %}
+corrected_chargers as (
+    {{ corrected_clock_chargers(this) }}
+),
+
+offset_changes as (
+    {{ clock_offset_changes(ref('int_session_readings_attributed'), this, 'corrected_chargers') }}
+),
+
 change_windows as (
-    {{ charger_change_windows(this) }}
+    {{ charger_change_windows('offset_changes') }}
 ),
 
 touched_sessions as (
@@ -110,7 +118,8 @@ final as (
         -- added as exact decimals: the same to the last bit however the rows are split or ordered
         {{ exact_sum('interval_energy_wh + interval_estimated_energy_wh', over='by_session_so_far') }}
             as accumulated_energy_wh,
-        {{ exact_sum('interval_estimated_energy_wh', over='by_session_so_far') }} as accumulated_estimated_energy_wh
+        {{ exact_sum('interval_estimated_energy_wh', over='by_session_so_far') }} as accumulated_estimated_energy_wh,
+        {{ build_refreshed_at() }} as refreshed_at
     from energies
     window by_session_so_far as (
         partition by session_id

@@ -1,7 +1,8 @@
 {#- One row per kept charging session, with its charger's clock offset and its times corrected to true time. -#}
 {#- Incremental: the sessions of a changed charger that end at or after its rebuild time (see
-    charger_change_windows) are rebuilt; each rebuilt row is stamped, and the session marts rebuild
-    the sessions stamped since their own last build. -#}
+    charger_change_windows) are rebuilt, from the earliest session whose clock offset moved when the
+    charger's clock is corrected (each of its sessions is matched again, and compared); each rebuilt
+    row is stamped, and the session marts rebuild the sessions stamped since their own last build. -#}
 {%- if model.resource_type != 'unit_test' -%}
     {%- set classified_readings = ref('int_readings_classified') -%}
     {%- set classified_sessions = ref('int_sessions_classified') -%}
@@ -16,8 +17,20 @@
 with
 
 {%- if is_incremental() %}
-change_windows as (
-    {{ charger_change_windows(this) }}
+line_change_windows as (
+    {{ charger_change_windows() }}
+),
+
+corrected_chargers as (
+    {{ corrected_clock_chargers(this) }}
+),
+
+-- The sessions some of whose readings were rewritten since this model last took in changes (a
+-- reading's clock offset can move without a line of its own changing).
+rewritten_reading_sessions as (
+    select distinct integrated.session_id
+    from {{ ref('int_session_readings_integrated') }} as integrated
+    where {{ refreshed_since_last_build('integrated.refreshed_at') }}
 ),
 {%- endif %}
 
@@ -25,10 +38,16 @@ sessions as (
     select deduplicated.*
     from {{ ref('int_sessions_deduplicated') }} as deduplicated
     {%- if is_incremental() %}
-        inner join change_windows
+        inner join line_change_windows
             on
-                deduplicated.charger_id = change_windows.charger_id
-                and deduplicated.ended_epoch_s >= change_windows.rebuilt_from_epoch_s
+                deduplicated.charger_id = line_change_windows.charger_id
+                and (
+                    deduplicated.ended_epoch_s >= line_change_windows.rebuilt_from_epoch_s
+                    or deduplicated.charger_id in (select corrected_chargers.charger_id from corrected_chargers)
+                    or deduplicated.session_id in (
+                        select rewritten_reading_sessions.session_id from rewritten_reading_sessions
+                    )
+                )
     {%- endif %}
 ),
 
@@ -77,14 +96,42 @@ periods_matched as (
     from sessions_with_clock_periods
 ),
 
+{%- if is_incremental() %}
+
+offset_changes as (
+    {{ clock_offset_changes(
+        'periods_matched', this, 'corrected_chargers', key='session_id', time_column='ended_epoch_s'
+    ) }}
+),
+
+change_windows as (
+    select
+        line_change_windows.charger_id,
+        least(
+            line_change_windows.rebuilt_from_epoch_s,
+            coalesce(offset_changes.changed_epoch_s, line_change_windows.rebuilt_from_epoch_s)
+        ) as rebuilt_from_epoch_s
+    from line_change_windows
+    left join offset_changes on line_change_windows.charger_id = offset_changes.charger_id
+),
+{%- endif %}
+
 final as (
     select
-        *,
-        clock_offset_s <> 0 as is_clock_corrected,
-        {{ epoch_to_timestamp('started_epoch_s - clock_offset_s') }} as corrected_started_at,
-        {{ epoch_to_timestamp('ended_epoch_s - clock_offset_s') }} as corrected_ended_at,
+        periods_matched.*,
+        periods_matched.clock_offset_s <> 0 as is_clock_corrected,
+        {{ epoch_to_timestamp('periods_matched.started_epoch_s - periods_matched.clock_offset_s') }}
+            as corrected_started_at,
+        {{ epoch_to_timestamp('periods_matched.ended_epoch_s - periods_matched.clock_offset_s') }}
+            as corrected_ended_at,
         {{ build_refreshed_at() }} as refreshed_at
     from periods_matched
+    {%- if is_incremental() %}
+        inner join change_windows on periods_matched.charger_id = change_windows.charger_id
+    where
+        periods_matched.ended_epoch_s >= change_windows.rebuilt_from_epoch_s
+        or periods_matched.session_id in (select rewritten_reading_sessions.session_id from rewritten_reading_sessions)
+    {%- endif %}
 )
 
 select * from final  -- noqa: AM04
