@@ -1,7 +1,8 @@
-"""A new upload that moves a wrong clock's offset, built incrementally, gives the marts of one build.
+"""An upload that moves a wrong clock's offset, built incrementally, gives the marts of one build.
 
-A clock level's offset is a low percentile of its upload batches' skews, so prompter uploads arriving
-later move it, and with it the corrected time of every earlier reading and session of that level.
+A clock level's offset is a low percentile of its upload batches' skews, so prompter uploads
+arriving later move it, and with it the corrected time of every earlier reading and session of
+that level.
 An incremental build rewrites only the rows whose offset moved or whose lines changed: here the
 readings, the sessions with readings and the session without readings of the first files, whose
 lines do not change. The marts after the second files must equal a full build of all the files.
@@ -22,7 +23,9 @@ RESET_BEHIND_S = 700_000_000  # charger 40002's clock after a reset
 STEP_S = 30
 
 
-def upload(charger_id: int, first_id: int, true_times: list[int], behind_s: int, delay_s: int) -> list[dict]:
+def upload(
+    charger_id: int, first_id: int, true_times: list[int], behind_s: int, delay_s: int
+) -> list[dict]:
     """One upload batch: readings measured at ``true_times`` by a clock ``behind_s`` slow, all
     received ``delay_s`` after the last of them."""
     received = float(max(true_times) + delay_s)
