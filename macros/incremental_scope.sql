@@ -228,17 +228,23 @@
     group by changes.charger_id
 {%- endmacro %}
 
-{# The chargers whose clock was corrected, now (their clock periods) or before (`stored_rows`: the
-   model's own rows). A new upload can move their periods' offsets, and with them the offset of any of
-   their rows, however old: their rows' offsets are compared (clock_offset_changes). #}
+{# The changed chargers whose clock was corrected, now (their clock periods) or before (`stored_rows`:
+   the model's own rows). A new upload can move their periods' offsets, and with them the offset of
+   any of their rows, however old: their rows' offsets are compared (clock_offset_changes). #}
 {% macro corrected_clock_chargers(stored_rows) -%}
-    select periods.charger_id
-    from {{ ref('int_charger_clock_periods') }} as periods
-    where periods.clock_offset_s <> 0
-    union
-    select stored.charger_id
-    from {{ stored_rows }} as stored
-    where stored.clock_offset_s <> 0
+    select changed.charger_id
+    from ({{ changed_chargers() }}) as changed
+    where
+        changed.charger_id in (
+            select periods.charger_id
+            from {{ ref('int_charger_clock_periods') }} as periods
+            where periods.clock_offset_s <> 0
+        )
+        or changed.charger_id in (
+            select stored.charger_id
+            from {{ stored_rows }} as stored
+            where stored.clock_offset_s <> 0
+        )
 {%- endmacro %}
 
 {# Per charger of `chargers`, the earliest time (`time_column`, charger clock) of a row whose clock
@@ -254,6 +260,7 @@
         on new_rows.{{ key }} = stored_rows.{{ key }}
     where
         new_rows.charger_id in (select {{ chargers }}.charger_id from {{ chargers }})
+        and stored_rows.charger_id in (select {{ chargers }}.charger_id from {{ chargers }})
         and new_rows.clock_offset_s is distinct from stored_rows.clock_offset_s
     group by new_rows.charger_id
 {%- endmacro %}

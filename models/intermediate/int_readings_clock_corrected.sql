@@ -17,6 +17,8 @@ corrected_chargers as (
 ),
 {%- endif %}
 
+-- Two branches, not one join with an "or": the first keeps its filter on the measured time, and the
+-- second reads nothing when no corrected charger changed (usually).
 readings as (
     select deduplicated.*
     from {{ ref('int_readings_deduplicated') }} as deduplicated
@@ -24,10 +26,12 @@ readings as (
         inner join line_change_windows
             on
                 deduplicated.charger_id = line_change_windows.charger_id
-                and (
-                    deduplicated.measured_epoch_s >= line_change_windows.rebuilt_from_epoch_s
-                    or deduplicated.charger_id in (select corrected_chargers.charger_id from corrected_chargers)
-                )
+                and deduplicated.measured_epoch_s >= line_change_windows.rebuilt_from_epoch_s
+        where deduplicated.charger_id not in (select corrected_chargers.charger_id from corrected_chargers)
+        union all
+        select deduplicated.*
+        from {{ ref('int_readings_deduplicated') }} as deduplicated
+        where deduplicated.charger_id in (select corrected_chargers.charger_id from corrected_chargers)
     {%- endif %}
 ),
 
