@@ -369,7 +369,7 @@
             where readings.charger_id in (
                 select periods.charger_id
                 from {{ clock_periods }} as periods
-                where periods.clock_offset_s <> 0
+                where periods.clock_offset_s <> 0 and periods.charger_id in ({{ changed_chargers() }})
             )
             group by readings.charger_id
         ) as largest_offsets on changed.charger_id = largest_offsets.charger_id
