@@ -119,15 +119,9 @@ offset_changes as (
     {{ clock_offset_changes('periods_matched', this, 'corrected_chargers') }}
 ),
 
+-- The changed lines' windows again, now with the rows whose offset moved.
 change_windows as (
-    select
-        line_change_windows.charger_id,
-        least(
-            line_change_windows.rebuilt_from_epoch_s,
-            coalesce(offset_changes.changed_epoch_s, line_change_windows.rebuilt_from_epoch_s)
-        ) as rebuilt_from_epoch_s
-    from line_change_windows
-    left join offset_changes on line_change_windows.charger_id = offset_changes.charger_id
+    {{ charger_change_windows('offset_changes') }}
 ),
 {%- endif %}
 
