@@ -7,7 +7,9 @@
 {%- endfor -%}
 {%- do series.append('power_w') -%}
 {#- Incremental: the sessions with readings from a changed charger's rebuild time on are integrated
-    again from their start, and their readings from that time on replace the old ones. -#}
+    again from their start, and their readings from that time on replace the old ones, stamped
+    (refreshed_at): int_sessions_clock_corrected rebuilds the sessions whose readings were
+    rewritten. -#}
 {{ charger_window_config() }}
 with
 
