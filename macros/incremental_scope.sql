@@ -352,8 +352,12 @@
         {{ return('true') }}
     {%- endif -%}
     {%- set query -%}
+        with changed as (
+            {{ changed_chargers() }}
+        )
+
         select min(coalesce(last_sessions.last_ended_epoch_s, 0) - coalesce(largest_offsets.clock_offset_s, 0))
-        from ({{ changed_chargers() }}) as changed
+        from changed
         left join (
             select
                 sessions.charger_id,
@@ -369,7 +373,7 @@
             where readings.charger_id in (
                 select periods.charger_id
                 from {{ clock_periods }} as periods
-                where periods.clock_offset_s <> 0 and periods.charger_id in ({{ changed_chargers() }})
+                where periods.clock_offset_s <> 0 and periods.charger_id in (select changed.charger_id from changed)
             )
             group by readings.charger_id
         ) as largest_offsets on changed.charger_id = largest_offsets.charger_id

@@ -3,6 +3,7 @@
 A clock level's offset is a low percentile of its upload batches' skews, so prompter uploads
 arriving later move it, and with it the corrected time of every earlier reading and session of
 that level.
+
 An incremental build rewrites only the rows whose offset moved or whose lines changed: here the
 readings, the sessions with readings and the session without readings of the first files, whose
 lines do not change. The marts after the second files must equal a full build of all the files.
