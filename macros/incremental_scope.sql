@@ -333,15 +333,23 @@
 {%- endmacro %}
 
 {# The filter that keeps, of the readings of the chargers a build of the sessions in progress
-   recomputes, at least every one that belongs to no session yet, as a constant lower bound of their
-   corrected time, so that the readings' scan skips the history before any join: the readings of the
-   sessions already known stay unread, however long the history. A charger's unsessioned readings
-   were measured after its last session ended (by its clock), so their corrected time is later than
-   that end less the largest clock offset of its readings (0 unless its clock is corrected, and only
-   then are its readings' offsets read); the bound is the earliest over the chargers, 0 for a charger
-   without a session. By the corrected time, not the charger's clock: a charger whose clock is years
-   behind would pull a bound on its clock back by years, and every charger of the build with it. In a
-   full build, which takes every reading, the filter keeps all. #}
+   recomputes, at least every one from which a charge in progress can start, as a constant lower bound
+   of their corrected time, so that the readings' scan skips the history before any join.
+
+   A charge in progress starts at a charger's first charging reading after its last session ended (by
+   the charger's clock). For a changed charger, that start is not earlier than:
+   - its last session's end, when one of its session events changed since the last build (a session
+     can be added, or taken away by the duplicate rules, which moves its last end either way);
+   - otherwise, the earlier of its stored charge's start (the model's own rows, read here, before the
+     pre-hook deletes them) and its earliest reading changed since the last build. The readings before
+     both are the ones the last build judged, unchanged, after the same last session end, and none of
+     them started a charge, or the stored one did.
+   So an idle charger costs the readings of its latest batch, not those since its last session (days
+   for a charger rarely used, all of them for a charger without a session). The bound in corrected
+   time is that start less the largest clock offset of the charger's readings (0 unless its clock is
+   corrected, and only then are its readings' offsets read): by the charger's clock, one years behind
+   would pull the bound back by years, and every charger of the build with it. The earliest over the
+   chargers is the bound. In a full build, which takes every reading, the filter keeps all. #}
 {% macro unsessioned_readings_filter() -%}
     {#- the clock periods are read at build time: declare them as a parent (a unit test gives its
         model's inputs only, and builds it in full) -#}
@@ -354,18 +362,40 @@
     {%- set query -%}
         with changed as (
             {{ changed_chargers() }}
-        )
+        ),
 
-        select min(coalesce(last_sessions.last_ended_epoch_s, 0) - coalesce(largest_offsets.clock_offset_s, 0))
-        from changed
-        left join (
+        changed_session_chargers as (
+            select distinct sessions.charger_id
+            from {{ ref('int_sessions_classified') }} as sessions
+            where {{ refreshed_since_last_build('sessions.refreshed_at') }}
+        ),
+
+        earliest_changed_readings as (
+            select
+                readings.charger_id,
+                min(readings.measured_epoch_s) as changed_epoch_s
+            from {{ ref('int_readings_classified') }} as readings
+            where {{ refreshed_since_last_build('readings.refreshed_at') }}
+            group by readings.charger_id
+        ),
+
+        stored_charge_starts as (
+            select
+                charge_readings.charger_id,
+                min(charge_readings.measured_epoch_s) as started_epoch_s
+            from {{ this }} as charge_readings
+            group by charge_readings.charger_id
+        ),
+
+        last_sessions as (
             select
                 sessions.charger_id,
                 max(sessions.ended_epoch_s) as last_ended_epoch_s
             from {{ ref('int_sessions_clock_corrected') }} as sessions
             group by sessions.charger_id
-        ) as last_sessions on changed.charger_id = last_sessions.charger_id
-        left join (
+        ),
+
+        largest_offsets as (
             select
                 readings.charger_id,
                 max(readings.clock_offset_s) as clock_offset_s
@@ -376,8 +406,32 @@
                 where periods.clock_offset_s <> 0 and periods.charger_id in (select changed.charger_id from changed)
             )
             group by readings.charger_id
-        ) as largest_offsets on changed.charger_id = largest_offsets.charger_id
-        where changed.charger_id is not null
+        ),
+
+        -- per charger, a charger-clock time before the first reading of a charge in progress
+        earliest_starts as (
+            select
+                changed.charger_id,
+                case
+                    when changed_session_chargers.charger_id is not null
+                        then coalesce(last_sessions.last_ended_epoch_s, 0)
+                    -- least and greatest skip nulls; a changed line without a measured time keeps the last end
+                    else greatest(
+                        coalesce(last_sessions.last_ended_epoch_s, 0),
+                        least(stored_charge_starts.started_epoch_s, earliest_changed_readings.changed_epoch_s) - 1
+                    )
+                end as earliest_epoch_s
+            from changed
+            left join changed_session_chargers on changed.charger_id = changed_session_chargers.charger_id
+            left join earliest_changed_readings on changed.charger_id = earliest_changed_readings.charger_id
+            left join stored_charge_starts on changed.charger_id = stored_charge_starts.charger_id
+            left join last_sessions on changed.charger_id = last_sessions.charger_id
+            where changed.charger_id is not null
+        )
+
+        select min(earliest_starts.earliest_epoch_s - coalesce(largest_offsets.clock_offset_s, 0))
+        from earliest_starts
+        left join largest_offsets on earliest_starts.charger_id = largest_offsets.charger_id
     {%- endset -%}
     {%- set bound = run_query(query).columns[0].values()[0] -%}
     {%- if bound is none -%}

@@ -1,0 +1,139 @@
+"""A charge in progress across incremental builds: each build reads the readings from which a
+charge in progress can start, no more, and the marts equal one build of every file.
+
+Three chargers, with their telemetry in three files, one build after each:
+- 41001 charges after its session's end, from the first files on, and goes on charging: the
+  later builds must keep its charge's start, though their new readings begin after it;
+- 41002 has no session at all, idles, then charges from the second files on;
+- 41003 charges through the first two files, and its session event comes with the third.
+
+A build reads, per changed charger, from its stored charge's start or its first new reading, the
+earlier (from its last session's end when a session event of it changed), never from its last
+session's end alone: that is days back for a charger rarely used, and the whole history for one
+without a session.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import query, run_dbt, write_lines
+from test_incremental import mart_differences
+from test_staging_fixtures import flat, session
+
+T0 = 1614861230  # 2021-03-04T12:33:50Z, every clock right
+STEP_S = 30
+CHARGING = {"currents": (1600, 1597, 1602)}  # 16 A on each phase
+IDLE = {"currents": (0, 0, 0)}
+
+
+def readings(charger_id: int, start: int, end: int, state: dict) -> list[dict]:
+    """One reading every STEP_S from ``start`` to ``end`` (seconds after T0), each uploaded 2 s
+    after its measurement."""
+    return [
+        flat(
+            charger_id * 100_000 + offset // STEP_S,
+            charger_id,
+            charger_ts=T0 + offset,
+            server_ts=float(T0 + offset + 2),
+            **state,
+        )
+        for offset in range(start, end + 1, STEP_S)
+    ]
+
+
+def write_files(data: Path, number: int) -> None:
+    status = data / "charger_log_status" / f"status-{number}.json"
+    sessions = data / "charger_log_session" / f"sessions-{number}.json"
+    if number == 1:
+        write_lines(
+            status,
+            readings(41001, 30, 570, CHARGING)
+            + readings(41001, 630, 3600, IDLE)
+            + readings(41001, 3630, 3870, CHARGING)
+            + readings(41002, 0, 3870, IDLE)
+            + readings(41003, 0, 1770, IDLE)
+            + readings(41003, 1800, 3870, CHARGING),
+        )
+        write_lines(sessions, [session(6000001, 41001, 2000, 0.4, T0, T0 + 600)])
+    elif number == 2:
+        write_lines(
+            status,
+            readings(41001, 3900, 4170, CHARGING)
+            + readings(41002, 3900, 4170, CHARGING)
+            + readings(41003, 3900, 4170, CHARGING),
+        )
+    else:
+        write_lines(
+            status,
+            readings(41001, 4200, 4470, CHARGING)
+            + readings(41002, 4200, 4470, CHARGING)
+            + readings(41003, 4230, 4470, IDLE),
+        )
+        write_lines(sessions, [session(6000003, 41003, 9000, 1.8, T0 + 1790, T0 + 4210)])
+
+
+def charge_starts(db: Path) -> dict[int, int]:
+    """Per charger with a charge in progress, its start, in seconds after T0."""
+    rows = query(
+        db,
+        "select charger_id, epoch(corrected_started_at)::bigint from fct_sessions_in_progress",
+    )
+    return {charger_id: started - T0 for charger_id, started in rows}
+
+
+def readings_bound(tmp: Path) -> int | None:
+    """The lower bound on corrected time the last build's sessions in progress read from, in
+    seconds after T0 (None: no bound, every reading)."""
+    compiled = next(
+        (tmp / "target" / "compiled").rglob("int_in_progress_readings_integrated.sql")
+    ).read_text()
+    found = re.search(r"corrected_measured_at > \S*\(cast\((-?\d+) as bigint\)", compiled)
+    return int(found.group(1)) - T0 if found else None
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("in_progress")
+    data = tmp / "data"
+    incremental = tmp / "incremental.duckdb"
+    found: dict = {"starts": [], "bounds": []}
+    for number in (1, 2, 3):
+        write_files(data, number)
+        if number == 1:
+            run_dbt(["seed"], data, incremental, tmp)
+        run_dbt(["run"], data, incremental, tmp)
+        found["starts"].append(charge_starts(incremental))
+        found["bounds"].append(readings_bound(tmp))
+    full = tmp / "full.duckdb"
+    run_dbt(["build", "--full-refresh"], data, full, tmp)
+    found.update(incremental=incremental, full=full, full_starts=charge_starts(full))
+    return found
+
+
+def test_each_build_keeps_the_start_of_a_charge_in_progress(builds: dict) -> None:
+    assert builds["starts"] == [
+        {41001: 3630, 41003: 1800},
+        {41001: 3630, 41002: 3900, 41003: 1800},
+        # 41003's session event arrived: its charge is a session now
+        {41001: 3630, 41002: 3900},
+    ]
+    assert builds["full_starts"] == builds["starts"][-1]
+
+
+def test_batches_equal_one_full_build(builds: dict) -> None:
+    differences = mart_differences(builds["full"], builds["incremental"])
+    assert {table: (a, b) for table, (_, a, b) in differences.items() if a or b} == {}
+
+
+def test_each_build_reads_from_the_earliest_possible_charge_start(builds: dict) -> None:
+    assert builds["bounds"] == [
+        None,  # the first build reads everything
+        # 41001: its stored charge, from 3630; 41002 (no session): its first new reading, 3900;
+        # 41003: its stored charge, from 1800
+        1800 - 1,
+        # 41001: 3630; 41002: its stored charge, 3900; 41003: its new session's end, 4210
+        3630 - 1,
+    ]
