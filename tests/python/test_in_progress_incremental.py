@@ -1,11 +1,14 @@
 """A charge in progress across incremental builds: each build reads the readings from which a
 charge in progress can start, no more, and the marts equal one build of every file.
 
-Three chargers, with their telemetry in three files, one build after each:
+Four chargers, with their telemetry in three files, one build after each:
 - 41001 charges after its session's end, from the first files on, and goes on charging: the
   later builds must keep its charge's start, though their new readings begin after it;
 - 41002 has no session at all, idles, then charges from the second files on;
-- 41003 charges through the first two files, and its session event comes with the third.
+- 41003 charges through the first two files, and its session event comes with the third;
+- 41004 charges inside its session, then idles; with the third files comes a copy of that session
+  event in a file that sorts first (the copy that counts, as in one build of every file), which
+  ends earlier: its last session's end moves back, and the charge after that end is in progress.
 
 A build reads, per changed charger, from its stored charge's start or its first new reading, the
 earlier (from its last session's end when a session event of it changed), never from its last
@@ -55,24 +58,39 @@ def write_files(data: Path, number: int) -> None:
             + readings(41001, 3630, 3870, CHARGING)
             + readings(41002, 0, 3870, IDLE)
             + readings(41003, 0, 1770, IDLE)
-            + readings(41003, 1800, 3870, CHARGING),
+            + readings(41003, 1800, 3870, CHARGING)
+            + readings(41004, 30, 2370, CHARGING)
+            + readings(41004, 2400, 3870, IDLE),
         )
-        write_lines(sessions, [session(6000001, 41001, 2000, 0.4, T0, T0 + 600)])
+        write_lines(
+            sessions,
+            [
+                session(6000001, 41001, 2000, 0.4, T0, T0 + 600),
+                session(6000004, 41004, 8000, 1.6, T0, T0 + 2390),
+            ],
+        )
     elif number == 2:
         write_lines(
             status,
             readings(41001, 3900, 4170, CHARGING)
             + readings(41002, 3900, 4170, CHARGING)
-            + readings(41003, 3900, 4170, CHARGING),
+            + readings(41003, 3900, 4170, CHARGING)
+            + readings(41004, 3900, 4170, IDLE),
         )
     else:
         write_lines(
             status,
             readings(41001, 4200, 4470, CHARGING)
             + readings(41002, 4200, 4470, CHARGING)
-            + readings(41003, 4230, 4470, IDLE),
+            + readings(41003, 4230, 4470, IDLE)
+            + readings(41004, 4200, 4470, IDLE),
         )
         write_lines(sessions, [session(6000003, 41003, 9000, 1.8, T0 + 1790, T0 + 4210)])
+        # sorts before sessions-1.json: this copy of session 6000004 counts, the other is a conflict
+        write_lines(
+            data / "charger_log_session" / "sessions-0.json",
+            [session(6000004, 41004, 4000, 0.8, T0, T0 + 1200)],
+        )
 
 
 def charge_starts(db: Path) -> dict[int, int]:
@@ -117,8 +135,9 @@ def test_each_build_keeps_the_start_of_a_charge_in_progress(builds: dict) -> Non
     assert builds["starts"] == [
         {41001: 3630, 41003: 1800},
         {41001: 3630, 41002: 3900, 41003: 1800},
-        # 41003's session event arrived: its charge is a session now
-        {41001: 3630, 41002: 3900},
+        # 41003's session event arrived: its charge is a session now; 41004's last session ends
+        # earlier now, and its readings charging after that end are a charge in progress
+        {41001: 3630, 41002: 3900, 41004: 1230},
     ]
     assert builds["full_starts"] == builds["starts"][-1]
 
@@ -132,8 +151,9 @@ def test_each_build_reads_from_the_earliest_possible_charge_start(builds: dict) 
     assert builds["bounds"] == [
         None,  # the first build reads everything
         # 41001: its stored charge, from 3630; 41002 (no session): its first new reading, 3900;
-        # 41003: its stored charge, from 1800
+        # 41003: its stored charge, from 1800; 41004: its first new reading, 3900
         1800 - 1,
-        # 41001: 3630; 41002: its stored charge, 3900; 41003: its new session's end, 4210
-        3630 - 1,
+        # 41001: 3630; 41002: its stored charge, 3900; 41003: its new session's end, 4210;
+        # 41004: a session event of it changed, so from its last session's end, now 1200
+        1200,
     ]
