@@ -347,9 +347,12 @@
    So an idle charger costs the readings of its latest batch, not those since its last session (days
    for a charger rarely used, all of them for a charger without a session). The bound in corrected
    time is that start less the largest clock offset of the charger's readings (0 unless its clock is
-   corrected, and only then are its readings' offsets read): by the charger's clock, one years behind
-   would pull the bound back by years, and every charger of the build with it. The earliest over the
-   chargers is the bound. In a full build, which takes every reading, the filter keeps all. #}
+   corrected, and only then are its readings' offsets read): by the charger's clock, one wrong by
+   years from the start would pull the bound back by years, and every charger of the build with it
+   (a clock reset backwards still does: its readings before the reset keep offset 0). The earliest
+   over the chargers is the bound. This relies on the stored rows being right: after a change of a
+   var they depend on, rebuild with --full-refresh. In a full build, which takes every reading, the
+   filter keeps all. #}
 {% macro unsessioned_readings_filter() -%}
     {#- the clock periods are read at build time: declare them as a parent (a unit test gives its
         model's inputs only, and builds it in full) -#}

@@ -10,10 +10,10 @@ Four chargers, with their telemetry in three files, one build after each:
   event in a file that sorts first (the copy that counts, as in one build of every file), which
   ends earlier: its last session's end moves back, and the charge after that end is in progress.
 
-A build reads, per changed charger, from its stored charge's start or its first new reading, the
-earlier (from its last session's end when a session event of it changed), never from its last
-session's end alone: that is days back for a charger rarely used, and the whole history for one
-without a session.
+A build reads from the earliest, over the changed chargers, of each one's stored charge's start or
+first changed reading, the earlier (its last session's end when a session event of it changed),
+no longer from each one's last session's end: that is days back for a charger rarely used, and the
+whole history for one without a session.
 """
 
 from __future__ import annotations
@@ -105,9 +105,11 @@ def charge_starts(db: Path) -> dict[int, int]:
 def readings_bound(tmp: Path) -> int | None:
     """The lower bound on corrected time the last build's sessions in progress read from, in
     seconds after T0 (None: no bound, every reading)."""
-    compiled = next(
+    found_files = list(
         (tmp / "target" / "compiled").rglob("int_in_progress_readings_integrated.sql")
-    ).read_text()
+    )
+    assert len(found_files) == 1, found_files
+    compiled = found_files[0].read_text()
     found = re.search(r"corrected_measured_at > \S*\(cast\((-?\d+) as bigint\)", compiled)
     return int(found.group(1)) - T0 if found else None
 
