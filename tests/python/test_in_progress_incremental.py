@@ -47,50 +47,54 @@ def readings(charger_id: int, start: int, end: int, state: dict) -> list[dict]:
     ]
 
 
-def write_files(data: Path, number: int) -> None:
-    status = data / "charger_log_status" / f"status-{number}.json"
-    sessions = data / "charger_log_session" / f"sessions-{number}.json"
-    if number == 1:
-        write_lines(
-            status,
-            readings(41001, 30, 570, CHARGING)
-            + readings(41001, 630, 3600, IDLE)
-            + readings(41001, 3630, 3870, CHARGING)
-            + readings(41002, 0, 3870, IDLE)
-            + readings(41003, 0, 1770, IDLE)
-            + readings(41003, 1800, 3870, CHARGING)
-            + readings(41004, 30, 2370, CHARGING)
-            + readings(41004, 2400, 3870, IDLE),
-        )
-        write_lines(
-            sessions,
-            [
-                session(6000001, 41001, 2000, 0.4, T0, T0 + 600),
-                session(6000004, 41004, 8000, 1.6, T0, T0 + 2390),
-            ],
-        )
-    elif number == 2:
-        write_lines(
-            status,
-            readings(41001, 3900, 4170, CHARGING)
-            + readings(41002, 3900, 4170, CHARGING)
-            + readings(41003, 3900, 4170, CHARGING)
-            + readings(41004, 3900, 4170, IDLE),
-        )
-    else:
-        write_lines(
-            status,
-            readings(41001, 4200, 4470, CHARGING)
-            + readings(41002, 4200, 4470, CHARGING)
-            + readings(41003, 4230, 4470, IDLE)
-            + readings(41004, 4200, 4470, IDLE),
-        )
-        write_lines(sessions, [session(6000003, 41003, 9000, 1.8, T0 + 1790, T0 + 4210)])
+# Per build, the status lines: (charger, first and last reading in seconds after T0, state).
+STATUS_FILES = {
+    1: [
+        (41001, 30, 570, CHARGING),
+        (41001, 630, 3600, IDLE),
+        (41001, 3630, 3870, CHARGING),
+        (41002, 0, 3870, IDLE),
+        (41003, 0, 1770, IDLE),
+        (41003, 1800, 3870, CHARGING),
+        (41004, 30, 2370, CHARGING),
+        (41004, 2400, 3870, IDLE),
+    ],
+    2: [
+        (41001, 3900, 4170, CHARGING),
+        (41002, 3900, 4170, CHARGING),
+        (41003, 3900, 4170, CHARGING),
+        (41004, 3900, 4170, IDLE),
+    ],
+    3: [
+        (41001, 4200, 4470, CHARGING),
+        (41002, 4200, 4470, CHARGING),
+        (41003, 4230, 4470, IDLE),
+        (41004, 4200, 4470, IDLE),
+    ],
+}
+
+# Per build, the session files by name.
+SESSION_FILES = {
+    1: {
+        "sessions-1.json": [
+            session(6000001, 41001, 2000, 0.4, T0, T0 + 600),
+            session(6000004, 41004, 8000, 1.6, T0, T0 + 2390),
+        ],
+    },
+    2: {},
+    3: {
+        "sessions-3.json": [session(6000003, 41003, 9000, 1.8, T0 + 1790, T0 + 4210)],
         # sorts before sessions-1.json: this copy of session 6000004 counts, the other is a conflict
-        write_lines(
-            data / "charger_log_session" / "sessions-0.json",
-            [session(6000004, 41004, 4000, 0.8, T0, T0 + 1200)],
-        )
+        "sessions-0.json": [session(6000004, 41004, 4000, 0.8, T0, T0 + 1200)],
+    },
+}
+
+
+def write_files(data: Path, number: int) -> None:
+    lines = [line for spec in STATUS_FILES[number] for line in readings(*spec)]
+    write_lines(data / "charger_log_status" / f"status-{number}.json", lines)
+    for name, sessions in SESSION_FILES[number].items():
+        write_lines(data / "charger_log_session" / name, sessions)
 
 
 def charge_starts(db: Path) -> dict[int, int]:
