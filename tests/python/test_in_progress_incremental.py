@@ -1,5 +1,6 @@
-"""A charge in progress across incremental builds: each build reads the readings from which a
-charge in progress can start, no more, and the marts equal one build of every file.
+"""A charge in progress across incremental builds: each build reads the readings from the earliest
+time, over the changed chargers, from which a charge in progress can start, and the marts equal one
+build of every file.
 
 Four chargers, with their telemetry in three files, one build after each:
 - 41001 charges after its session's end, from the first files on, and goes on charging: the
