@@ -15,6 +15,7 @@ prints the ratio of their per-batch medians (a cost flat in history gives 1).
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import os
 import re
@@ -183,14 +184,30 @@ def build_parser() -> OneLineErrorParser:
     )
     parser.add_argument("--seed", type=int, default=42, help="generator seed (42)")
     parser.add_argument(
-        "--work", type=Path, default=None, help="work folder (default: a temporary one, removed)"
+        "--work",
+        type=Path,
+        default=None,
+        help="folder under which the scenarios' temporary folder goes, created if missing "
+        "(default: the system's temporary folder); the scenarios' folder is removed at the end",
     )
     return parser
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The checked arguments; the --work folder exists afterwards; a usage error exits 2."""
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    if options.work is not None:
+        try:
+            options.work.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            parser.error(f"--work {options.work}: {error.strerror or error}")
+    return options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the three scenarios and print their figures."""
-    options = build_parser().parse_args(argv)
+    options = parse_args(argv)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
