@@ -270,6 +270,15 @@ def test_tiny_run_prints_parsable_figures_and_agrees(
     ratio = float(figures["ratio models/reference"])
     assert (models_s - 0.005) / (reference_s + 0.005) - 0.01 <= ratio
     assert ratio <= (models_s + 0.005) / (reference_s - 0.005) + 0.01
+    path_label = next(name for name in figures if name.startswith("briefing path execution"))
+    assert path_label == (
+        "briefing path execution seconds (fct_session_briefings and the models it reads, 16 models)"
+    )
+    path_s = float(figures[path_label])
+    assert 0 < path_s <= float(figures["models execution seconds (sum over models)"])
+    path_ratio = float(figures["ratio briefing path/reference"])
+    assert (path_s - 0.005) / (reference_s + 0.005) - 0.01 <= path_ratio
+    assert path_ratio <= (path_s + 0.005) / (reference_s - 0.005) + 0.01
     assert float(figures["models peak rss MiB"]) > 0
     assert float(figures["reference peak rss MiB"]) > 0
     match = re.fullmatch(r"models (\d+), reference (\d+)", figures["sessions with readings"])
@@ -287,7 +296,7 @@ def test_tiny_run_prints_parsable_figures_and_agrees(
     lines = output.splitlines()
     header = lines.index("costliest 5 models (run_results.json):")
     costliest = [
-        re.fullmatch(r"  (\w+): ([0-9.]+) s, ([0-9.]+)%", line)
+        re.fullmatch(r"  ([\w.]+): ([0-9.]+) s, ([0-9.]+)%", line)
         for line in lines[header + 1 : header + 6]
     ]
     assert all(costliest)
@@ -295,3 +304,46 @@ def test_tiny_run_prints_parsable_figures_and_agrees(
     assert seconds == sorted(seconds, reverse=True)
     assert data.is_dir()
     assert list(scratch.iterdir()) == []
+
+
+def _node(resource_type: str, name: str, parents: list[str], **fields: object) -> dict[str, object]:
+    node = {"resource_type": resource_type, "name": name, "depends_on": {"nodes": parents}}
+    return {**node, **fields}
+
+
+def test_briefing_path_is_the_compared_marts_lineage(tmp_path: Path) -> None:
+    """The latest version of the compared mart and every model above it, nothing beside it."""
+    nodes = {
+        "seed.p.reasons": _node("seed", "reasons", []),
+        "model.p.stg": _node("model", "stg", ["source.p.lines"]),
+        "model.p.classified": _node("model", "classified", ["model.p.stg", "seed.p.reasons"]),
+        "model.p.sessions": _node("model", "sessions", ["model.p.classified"]),
+        "model.p.anomalies": _node("model", "anomalies", ["model.p.classified"]),
+        "model.p.fct_session_briefings.v1": _node(
+            "model", "fct_session_briefings", ["model.p.sessions"], version=1, latest_version=2
+        ),
+        "model.p.fct_session_briefings.v2": _node(
+            "model",
+            "fct_session_briefings",
+            ["model.p.fct_session_briefings.v1", "model.p.classified"],
+            version=2,
+            latest_version=2,
+        ),
+        "model.p.fct_anomalies": _node("model", "fct_anomalies", ["model.p.anomalies"]),
+        "test.p.unique_briefings": _node(
+            "test", "unique_briefings", ["model.p.fct_session_briefings.v2"]
+        ),
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps({"nodes": nodes}), encoding="utf-8")
+    assert bench_models.compared_model_lineage(tmp_path) == [
+        "classified",
+        "fct_session_briefings.v1",
+        "fct_session_briefings.v2",
+        "sessions",
+        "stg",
+    ]
+
+
+def test_model_names_keep_their_version() -> None:
+    assert bench_models.model_name("model.p.fct_session_briefings.v2") == "fct_session_briefings.v2"
+    assert bench_models.model_name("model.p.stg") == "stg"
