@@ -169,7 +169,13 @@ class LoopSummary:
 
 
 class Warehouse:
-    """dbt on this project in this process: parsed once, its database released after each build."""
+    """dbt on this project in this process: parsed once, its database released after each build.
+
+    The parse writes the manifest (target/manifest.json) once; the builds write no JSON artifacts
+    (``--no-write-json``): dbt would otherwise serialise the whole manifest again, and the run
+    results, at the end of every batch, in the loop's critical path. The results are read from
+    each invocation's return value instead, and the compiled SQL is still written.
+    """
 
     def __init__(self, target_path: Path, log_path: Path, vars_yaml: str | None = None) -> None:
         from dbt.cli.main import dbtRunner
@@ -210,7 +216,7 @@ class Warehouse:
 
     def invoke(self, *args: str) -> None:
         try:
-            result = self.runner.invoke([*args, *self.common])
+            result = self.runner.invoke([*args, *self.common, "--no-write-json"])
         finally:
             _release_database()
         if not result.success:

@@ -91,6 +91,10 @@ def test_the_loop_builds_and_publishes_each_batch_as_it_arrives(tmp_path: Path) 
     delivered_lines = sum(row.line_count for row in land.read_ledger(lake).values())
     assert sum(int(match.group(3).replace(",", "")) for match in batches) == delivered_lines
     assert "landed-to-published latency: p50" in loop.stdout
+    # the parse writes the manifest once; the builds, no JSON artifact (no run_results.json)
+    target = tmp_path / "dbt" / "target"
+    assert (target / "manifest.json").is_file()
+    assert not (target / "run_results.json").exists()
     # the views are created by the loop's first build only
     dbt_log = (tmp_path / "dbt" / "logs" / "dbt.log").read_text()
     assert len(re.findall(r'create view \S*"stg_charger_logs__readings__dbt_tmp"', dbt_log)) == 1
