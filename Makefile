@@ -23,7 +23,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 VARS ?=
 DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
-.PHONY: land run test schema-check venv data lint bench-generator bench bench-spark bench-anomalies bench-live bench-lake live system-packages serve serve-live serve-stop bench-serve clean
+.PHONY: land run test schema-check venv data lint bench-generator bench bench-spark bench-anomalies bench-live bench-lake live system-packages store-packages serve serve-live serve-stop bench-serve clean
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
@@ -54,10 +54,14 @@ test: $(STAMP) lint schema-check system-packages
 schema-check: $(STAMP)
 	$(BIN)/python -m chargerlogs.schema_check
 
-# PostgreSQL (the dashboard's serving store) and Chromium (its browser tests), from Debian's
-# packages, installed only when missing (needs root then).
+# PostgreSQL (the dashboard's serving store), Chromium (its browser tests) and a Java runtime
+# (Spark), from Debian's packages, installed only when missing (needs root then). The dashboard's
+# own targets need only PostgreSQL (store-packages).
 system-packages:
 	scripts/install_system_packages.sh
+
+store-packages:
+	scripts/install_system_packages.sh postgresql
 
 # The benchmark's reference statement (chargerlogs/bench) is plain DuckDB SQL, not part of the dbt
 # project: it is linted with the same rules and no templater.
@@ -120,7 +124,7 @@ bench-spark: $(STAMP)
 # `make live STORE=1`).
 SERVE_PORT ?= 8000
 
-serve: $(STAMP) system-packages
+serve: $(STAMP) store-packages
 	test -f $(CHARGER_DUCKDB_PATH) || $(MAKE) run
 	$(BIN)/python -m chargerlogs.serving.serve --warehouse $(CHARGER_DUCKDB_PATH) --port $(SERVE_PORT)
 
@@ -129,7 +133,7 @@ serve-stop: $(STAMP)
 	$(BIN)/python -m chargerlogs.serving.serve --stop $(LIVE_STORE_OPTIONS)
 
 # Session page API latency under 20 concurrent clients for 30 s, on the largest session.
-bench-serve: $(STAMP) system-packages
+bench-serve: $(STAMP) store-packages
 	test -f $(CHARGER_DUCKDB_PATH) || $(MAKE) run
 	$(BIN)/python -m chargerlogs.serving.bench --warehouse $(CHARGER_DUCKDB_PATH)
 # Datasets and warehouses go to build/bench-anomalies (ignored by git); a second run reuses the datasets.
@@ -150,7 +154,7 @@ LIVE_SPEED ?= 15
 LIVE_STORE := $(LIVE_DIR)/portal_db
 LIVE_STORE_PORT ?= 54330
 LIVE_STORE_OPTIONS := --store $(LIVE_STORE) --store-port $(LIVE_STORE_PORT) --tokens $(LIVE_DIR)/demo_tokens.json
-live: $(STAMP) $(if $(STORE),system-packages)
+live: $(STAMP) $(if $(STORE),store-packages)
 	$(if $(STORE),$(BIN)/python -m chargerlogs.serving.serve --stop $(LIVE_STORE_OPTIONS) >/dev/null)
 	rm -rf $(LIVE_DIR)
 	mkdir -p $(LIVE_DIR)
@@ -167,7 +171,7 @@ live: $(STAMP) $(if $(STORE),system-packages)
 	status=$$?; kill $$generator 2>/dev/null; wait $$generator 2>/dev/null; exit $$status
 
 # The dashboard on the live loop's store (make live STORE=1), as it is: nothing is published first.
-serve-live: $(STAMP) system-packages
+serve-live: $(STAMP) store-packages
 	$(BIN)/python -m chargerlogs.serving.serve --no-publish $(LIVE_STORE_OPTIONS) --port $(SERVE_PORT)
 
 # Per-batch cost and latency of the live loop at 1,000 chargers, and its growth with history

@@ -2,13 +2,28 @@
 # Install the Debian packages that the per-session dashboard, the Spark target and their tests need,
 # only when missing: PostgreSQL (the serving store), Chromium (the browser the end-to-end tests
 # drive) and a Java runtime (Spark, dbt --target spark and its parity test).
-# Idempotent: on a machine that has all three, it installs nothing and needs no network.
+# Arguments name what is needed, among postgresql, chromium and java (make serve needs only
+# postgresql); without any, all three (make test).
+# Idempotent: on a machine that has what is asked, it installs nothing and needs no network.
 set -euo pipefail
 
+wanted=("$@")
+if [ ${#wanted[@]} -eq 0 ]; then
+    wanted=(postgresql chromium java)
+fi
+
 missing=()
-compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || missing+=(postgresql)
-command -v chromium > /dev/null || missing+=(chromium)
-command -v java > /dev/null || missing+=(openjdk-17-jre-headless)
+for name in "${wanted[@]}"; do
+    case "$name" in
+        postgresql) compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || missing+=(postgresql) ;;
+        chromium) command -v chromium > /dev/null || missing+=(chromium) ;;
+        java) command -v java > /dev/null || missing+=(openjdk-17-jre-headless) ;;
+        *)
+            echo "unknown system package group: $name (known: postgresql, chromium, java)" >&2
+            exit 2
+            ;;
+    esac
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
