@@ -58,6 +58,7 @@ class PublishReport:
     """What one publication changed."""
 
     users_created: int = 0
+    # tokens issued again to users already in the store whose token the token file lost
     tokens_issued: int = 0
     chargers_written: int = 0
     chargers_deleted: int = 0
@@ -88,7 +89,8 @@ class PublishReport:
     def lines(self) -> list[str]:
         """The report as lines for a person."""
         lines = [
-            f"users: {self.users_created} created, {self.tokens_issued} tokens issued",
+            f"users: {self.users_created} created (each with a token), "
+            f"{self.tokens_issued} tokens issued again (lost from the token file)",
             f"chargers: {self.chargers_written} written, {self.chargers_deleted} deleted",
             f"sessions: {self.sessions_inserted} inserted, {self.sessions_replaced} replaced, "
             f"{self.sessions_unchanged} unchanged, {self.sessions_deleted} deleted",

@@ -65,8 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.stop:
-            LocalCluster(args.store.resolve(), args.store_port).stop()
-            print(f"serving store stopped ({args.store})")
+            cluster = LocalCluster(args.store.resolve(), args.store_port)
+            if cluster.is_running():
+                cluster.stop()
+                print(f"serving store stopped ({args.store})")
+            else:
+                print(f"no serving store running ({args.store})")
             return 0
         rows = None if args.no_publish else read_warehouse(args)
         store = open_store(args)

@@ -18,7 +18,13 @@ import pytest
 from conftest import PROJECT_DIR, PortalStore, query, query_dicts
 
 from chargerlogs.serving import marts
-from chargerlogs.serving.publish import ANOMALY_FIELDS, SESSION_FIELDS, publish, session_contents
+from chargerlogs.serving.publish import (
+    ANOMALY_FIELDS,
+    SESSION_FIELDS,
+    PublishReport,
+    publish,
+    session_contents,
+)
 from chargerlogs.serving.store import APP_ROLE, OWNER_ROLE, bootstrap
 from chargerlogs.serving.tokens import token_sha256
 
@@ -441,6 +447,52 @@ def test_system_packages_script_installs_nothing_when_present() -> None:
     result = subprocess.run([str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == "", "PostgreSQL and Chromium are installed"
+
+
+def test_system_packages_script_installs_only_what_it_is_asked() -> None:
+    script = PROJECT_DIR / "scripts" / "install_system_packages.sh"
+    store = subprocess.run([str(script), "postgresql"], capture_output=True, text=True)
+    assert (store.returncode, store.stdout, store.stderr) == (0, "", "")
+    unknown = subprocess.run([str(script), "postgres"], capture_output=True, text=True)
+    assert unknown.returncode == 2
+    assert unknown.stderr == (
+        "unknown system package group: postgres (known: postgresql, chromium, java)\n"
+    )
+
+
+@pytest.mark.parametrize("target", ["serve", "bench-serve", "serve-live"])
+def test_the_dashboards_targets_install_only_postgresql(target: str) -> None:
+    """Serving needs the store's server, not the browser of the tests or Spark's Java."""
+    planned = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", target],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        check=True,
+    )
+    installs = [line for line in planned.stdout.splitlines() if "install_system_packages" in line]
+    assert installs == ["scripts/install_system_packages.sh postgresql"]
+
+
+def test_stop_says_when_no_store_runs(tmp_path: Path) -> None:
+    """make serve-stop also stops make live's store: where there is none, it says so."""
+    stopped = subprocess.run(
+        [sys.executable, "-m", "chargerlogs.serving.serve", "--stop", "--store", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+    )
+    assert (stopped.returncode, stopped.stderr) == (0, "")
+    assert stopped.stdout == f"no serving store running ({tmp_path})\n"
+
+
+def test_report_says_new_users_get_their_token() -> None:
+    """A first publication creates users with tokens: it must not read as if none was issued."""
+    first = PublishReport(users_created=78).lines()[0]
+    assert (
+        first
+        == "users: 78 created (each with a token), 0 tokens issued again (lost from the token file)"
+    )
 
 
 def test_a_store_of_another_schema_is_made_again(portal_store: PortalStore) -> None:
