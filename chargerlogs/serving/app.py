@@ -20,11 +20,13 @@ from importlib import resources
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -196,6 +198,17 @@ def create_app(conninfo: str | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def store_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # the store's server is stopped or restarting: a clear answer the client may retry,
+        # not a 500 with a stack trace in the log
+        return JSONResponse(
+            {"detail": "the serving store is unavailable; try again shortly"},
+            503,
+            headers={"retry-after": "5"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

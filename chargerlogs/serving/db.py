@@ -160,8 +160,18 @@ class User:
     is_active: bool
 
 
+# How long a request waits for a connection before the app answers that the store is unavailable.
+CONNECTION_TIMEOUT_S = 5.0
+
+
 class PortalStore:
-    """A pool of connections of the app role and the dashboard's queries."""
+    """A pool of connections of the app role and the dashboard's queries.
+
+    Each connection is checked as it is taken from the pool (one round trip on the local socket):
+    after the store's server restarted, the connections it ended are replaced instead of failing
+    the next requests. While the server is down, a request waits ``CONNECTION_TIMEOUT_S`` for a
+    connection, then fails with ``PoolTimeout`` (the app answers 503).
+    """
 
     def __init__(self, conninfo: str, min_size: int = 2, max_size: int = 10) -> None:
         self.pool = AsyncConnectionPool(
@@ -170,6 +180,8 @@ class PortalStore:
             max_size=max_size,
             open=False,
             kwargs={"row_factory": dict_row, "prepare_threshold": 0},
+            check=AsyncConnectionPool.check_connection,
+            timeout=CONNECTION_TIMEOUT_S,
         )
 
     async def open(self) -> None:

@@ -18,6 +18,7 @@ from conftest import PortalStore, query, query_dicts
 from fastapi.testclient import TestClient
 
 from chargerlogs.serving.app import create_app
+from chargerlogs.serving.store import APP_ROLE
 
 SECRET_FIELDS = ("session_id", "reported_energy_wh", "profile", "sessions")
 MADRID = ZoneInfo("Europe/Madrid")
@@ -554,3 +555,36 @@ def test_pages_hold_no_inline_script_or_style(client: TestClient) -> None:
     for path in ("/", "/sessions/1"):
         page = client.get(path).text
         assert "<script>" not in page and "style=" not in page and "<style" not in page
+
+
+def _as_superuser(store: PortalStore, statement: str) -> None:
+    cluster = store.cluster
+    conninfo = cluster.conninfo("postgres", cluster.credentials().superuser)
+    with psycopg.connect(conninfo, autocommit=True) as con:
+        con.execute(statement)
+
+
+def test_the_app_outlives_a_store_restart_and_says_when_it_is_down(
+    portal_store: PortalStore, users
+) -> None:
+    """The store's connections ended under the app (a restart) are replaced: no error. While no
+    connection can be made, a request gets 503 with a clear message, not a 500."""
+    user_id = users[0]
+    with TestClient(create_app(portal_store.app)) as fresh:
+        assert fresh.get("/api/me", headers=auth(portal_store, user_id)).status_code == 200
+        ended = (
+            f"select pg_terminate_backend(pid) from pg_stat_activity where usename = '{APP_ROLE}'"
+        )
+        _as_superuser(portal_store, ended)
+        for _ in range(3):  # every connection of the pool was ended
+            assert fresh.get("/api/me", headers=auth(portal_store, user_id)).status_code == 200
+        try:
+            _as_superuser(portal_store, f"alter role {APP_ROLE} nologin")
+            _as_superuser(portal_store, ended)
+            down = fresh.get("/api/me", headers=auth(portal_store, user_id))
+        finally:
+            _as_superuser(portal_store, f"alter role {APP_ROLE} login")
+        assert down.status_code == 503
+        assert down.json() == {"detail": "the serving store is unavailable; try again shortly"}
+        assert down.headers["retry-after"] == "5"
+        assert fresh.get("/api/me", headers=auth(portal_store, user_id)).status_code == 200
