@@ -27,6 +27,7 @@ DBT_VARS := $(if $(VARS),--vars '$(VARS)')
 
 run: $(STAMP) data
 	mkdir -p $(BUILD_DIR)
+	$(if $(VARS),$(BIN)/python -m chargerlogs.project_vars '$(VARS)')
 	$(if $(CHARGER_LAKE_DIR),$(BIN)/python -m chargerlogs.land --data $(CHARGER_DATA_DIR) --lake $(CHARGER_LAKE_DIR) --quiet)
 	$(BIN)/dbt build --full-refresh $(DBT_VARS)
 	$(BIN)/python -m chargerlogs.publish --warehouse $(CHARGER_DUCKDB_PATH) --out $(PUBLISHED_DUCKDB_PATH)

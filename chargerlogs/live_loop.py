@@ -52,7 +52,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from chargerlogs import alerts, land, publish
+from chargerlogs import alerts, land, project_vars, publish
 from chargerlogs.cli import OneLineErrorParser, non_negative_int, positive_int
 from chargerlogs.serving import marts
 from chargerlogs.serving import publish as store_publish
@@ -533,6 +533,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (1 with one line on stderr when a step fails)."""
     parser = build_parser()
     options = parser.parse_args(argv)
+    if options.vars is not None:
+        try:
+            project_vars.check_vars(options.vars)
+        except ValueError as error:
+            parser.error(f"--vars: {error}")
     if options.alerts_webhook and options.alerts_file is None:
         parser.error("--alerts-webhook needs --alerts-file (the alerts it is sent)")
     if options.alerts_file is not None and options.full_every == 0:

@@ -82,7 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"serve: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
     if demo is None:
-        print("serve: error: the store holds no session; publish the marts first", file=sys.stderr)
+        hint = (
+            "the live loop publishes a session when its event arrives (at the car's unplug): "
+            "let make live STORE=1 run longer, or raise LIVE_SPEED"
+            if rows is None
+            else "the warehouse has no session with a user"
+        )
+        print(f"serve: error: the store holds no session yet; {hint}", file=sys.stderr)
         return 1
     _, user_id, _ = demo
     token = tokens.read_token_file(args.tokens).get(user_id)
