@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import yaml
 
-from chargerlogs import dbt_runner
+from chargerlogs import dbt_runner, project_vars
 from chargerlogs.cli import OneLineErrorParser, positive_int
 from chargerlogs.dbt_runner import MeasuredProcess, ProcessError
 
@@ -200,13 +199,12 @@ def reference_variables(data_dir: Path) -> dict[str, str | int | float]:
         "status_files": str(data_dir / "charger_log_status" / "*.json*"),
         "session_files": str(data_dir / "charger_log_session" / "*.json*"),
     }
-    with (dbt_runner.PROJECT_DIR / "dbt_project.yml").open(encoding="utf-8") as handle:
-        project_vars = yaml.safe_load(handle)["vars"]
+    declared = project_vars.declared_vars()
     names = re.findall(r"getvariable\('(\w+)'\)", REFERENCE_SQL.read_text(encoding="utf-8"))
     for name in sorted(set(names) - variables.keys()):
-        if name not in project_vars:
+        if name not in declared:
             raise ValueError(f"{REFERENCE_SQL.name} reads {name}, which no dbt var gives")
-        variables[name] = project_vars[name]
+        variables[name] = declared[name]
     return variables
 
 
