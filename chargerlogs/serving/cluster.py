@@ -190,19 +190,22 @@ class LocalCluster:
             what=f"starting PostgreSQL (log: {self.log_file})",
         )
 
-    def stop(self) -> None:
-        """Stop the server if it runs (fast shutdown: open sessions are ended)."""
-        if self.is_running():
-            self._run(
-                server_bindir() / "pg_ctl",
-                "stop",
-                "--wait",
-                "-m",
-                "fast",
-                "-D",
-                self.data_dir,
-                what="stopping PostgreSQL",
-            )
+    def stop(self) -> bool:
+        """Stop the server if it runs (fast shutdown: open sessions are ended); False when it did
+        not run."""
+        if not self.is_running():
+            return False
+        self._run(
+            server_bindir() / "pg_ctl",
+            "stop",
+            "--wait",
+            "-m",
+            "fast",
+            "-D",
+            self.data_dir,
+            what="stopping PostgreSQL",
+        )
+        return True
 
     def conninfo(self, user: str, password: str, dbname: str = DATABASE) -> str:
         """A libpq connection string for ``user`` over the Unix socket."""

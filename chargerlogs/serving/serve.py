@@ -65,9 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.stop:
-            cluster = LocalCluster(args.store.resolve(), args.store_port)
-            if cluster.is_running():
-                cluster.stop()
+            if LocalCluster(args.store.resolve(), args.store_port).stop():
                 print(f"serving store stopped ({args.store})")
             else:
                 print(f"no serving store running ({args.store})")
